@@ -1,0 +1,67 @@
+"""Building the vector indexes from the store: one FAISS index per entity kind."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .domain import EntityKind
+from .embedding import DocumentEncoder
+from .index import VectorIndex, new_manifest
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class BuildProgress(Protocol):
+    def start(self, label: str, total: int) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class KindReport:
+    kind: str
+    documents: int
+    embedded: int
+    """Passages embedded by the model; the rest came from the cache."""
+    seconds: float
+
+
+def index_dir(models_dir: Path, kind: EntityKind) -> Path:
+    return Path(models_dir) / f"{kind.value}s"
+
+
+def build_indexes(
+    store: Store,
+    encoder: DocumentEncoder,
+    models_dir: Path,
+    progress: BuildProgress | None = None,
+) -> list[KindReport]:
+    """Embed every document of every kind (cached passages are reused) and save the indexes."""
+    reports = []
+    for kind in EntityKind:
+        started = time.perf_counter()
+        documents = store.documents(kind)
+        data_hash = store.data_hash(kind, documents)
+        texts = [d.text for d in documents]
+        missing = encoder.count_missing(texts)
+        if progress is not None:
+            progress.start(f"embedding {kind.value}s", missing)
+        vectors = encoder.encode(texts, progress.advance if progress else None)
+        if progress is not None:
+            progress.finish()
+        index = VectorIndex(encoder.embedder.dim)
+        index.add(np.array([d.rowid for d in documents], dtype=np.int64), vectors)
+        index.save(index_dir(models_dir, kind), new_manifest(kind.value, encoder.embedder.name, data_hash))
+        seconds = time.perf_counter() - started
+        log.info("indexed %d %s documents in %.1f s", len(documents), kind.value, seconds)
+        reports.append(KindReport(kind.value, len(documents), missing, seconds))
+    return reports

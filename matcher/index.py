@@ -1,0 +1,161 @@
+"""FAISS vector indexes whose ids are store ids, saved with a manifest that describes them.
+
+`faiss` is imported in this module only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from .errors import IndexNotBuilt, StaleIndex
+
+FORMAT = 1
+INDEX_FILE = "index.faiss"
+MANIFEST_FILE = "manifest.json"
+REBUILD = "Run `matcher build` to rebuild the indexes."
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index was built from; `load` compares it with what the caller expects."""
+
+    kind: str
+    model: str
+    dim: int
+    count: int
+    data_hash: str
+    built_at: str
+    index_sha256: str = ""
+    format: int = FORMAT
+
+
+class VectorIndex:
+    """Exact inner-product search over unit vectors, keyed by int64 store ids."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self._index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids: npt.ArrayLike, vectors: npt.NDArray[np.float32]) -> None:
+        ids_array = np.asarray(ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise ValueError(f"expected vectors of shape (n, {self.dim}), got {vectors.shape}")
+        if len(ids_array) != len(vectors):
+            raise ValueError("ids and vectors differ in length")
+        if len(ids_array):
+            self._index.add_with_ids(vectors, ids_array)
+
+    @property
+    def ids(self) -> npt.NDArray[np.int64]:
+        id_map = faiss.vector_to_array(self._index.id_map)
+        return np.asarray(id_map, dtype=np.int64)
+
+    def vectors(self, ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """The stored vectors of the given ids. Raises KeyError for an unknown id."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        out = np.zeros((len(wanted), self.dim), dtype=np.float32)
+        for row, i in enumerate(wanted):
+            try:
+                out[row] = self._index.reconstruct(int(i))
+            except RuntimeError:
+                raise KeyError(int(i)) from None
+        return out
+
+    def search(
+        self, queries: npt.NDArray[np.float32], k: int
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Scores and ids of the k nearest vectors per query row, best first (id -1 pads)."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        k = max(1, min(k, len(self))) if len(self) else 1
+        scores, ids = self._index.search(queries, k)
+        return scores.astype(np.float32), ids.astype(np.int64)
+
+    def save(self, directory: Path, manifest: Manifest) -> Manifest:
+        """Write the index then its manifest, each atomically; a crash leaves a loadable old pair
+        or a pair that `load` rejects as stale, never a silently wrong one."""
+        directory.mkdir(parents=True, exist_ok=True)
+        blob = faiss.serialize_index(self._index).tobytes()
+        manifest = Manifest(
+            **{**asdict(manifest), "count": len(self), "dim": self.dim,
+               "index_sha256": hashlib.sha256(blob).hexdigest()}
+        )  # fmt: skip
+        _atomic_write(directory / INDEX_FILE, blob)
+        _atomic_write(
+            directory / MANIFEST_FILE, (json.dumps(asdict(manifest), indent=2) + "\n").encode()
+        )
+        return manifest
+
+    @classmethod
+    def load(
+        cls, directory: Path, *, kind: str, model: str, data_hash: str
+    ) -> tuple[VectorIndex, Manifest]:
+        """Load an index, refusing one built for other data or another model."""
+        manifest = read_manifest(directory)
+        problems = []
+        if manifest.format != FORMAT:
+            problems.append(f"format {manifest.format}, this release reads {FORMAT}")
+        if manifest.kind != kind:
+            problems.append(f"it indexes {manifest.kind}, not {kind}")
+        if manifest.model != model:
+            problems.append(f"built with model {manifest.model!r}, configured {model!r}")
+        if manifest.data_hash != data_hash:
+            problems.append("the stored data changed since it was built")
+        if problems:
+            raise StaleIndex(f"The index in {directory} is stale: {'; '.join(problems)}. {REBUILD}")
+        blob = (directory / INDEX_FILE).read_bytes()
+        if hashlib.sha256(blob).hexdigest() != manifest.index_sha256:
+            raise StaleIndex(f"{directory / INDEX_FILE} does not match its manifest. {REBUILD}")
+        index = cls(manifest.dim)
+        index._index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+        if len(index) != manifest.count:
+            raise StaleIndex(f"{directory} holds {len(index)} vectors, manifest {manifest.count}.")
+        return index, manifest
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / MANIFEST_FILE
+    if not path.exists() or not (directory / INDEX_FILE).exists():
+        raise IndexNotBuilt(f"No index in {directory}. Run `matcher build` first.")
+    try:
+        return Manifest(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as error:
+        raise StaleIndex(f"{path} is not a valid manifest ({error}). {REBUILD}") from error
+
+
+def new_manifest(kind: str, model: str, data_hash: str) -> Manifest:
+    built_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    return Manifest(kind=kind, model=model, dim=0, count=0, data_hash=data_hash, built_at=built_at)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,103 @@
+"""Loading a directory of JSON Lines files into the store, all or nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .domain import Entity
+from .errors import InvalidRecord
+from .records import parse_call, parse_organisation, parse_project
+from .store import Store, UpsertReport
+
+FILES: dict[str, Callable[[Any], Entity]] = {
+    "projects.jsonl": parse_project,
+    "organisations.jsonl": parse_organisation,
+    "calls.jsonl": parse_call,
+}
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    files: dict[str, int]
+    upsert: UpsertReport
+
+
+def read_file(path: Path, parse: Callable[[Any], Entity]) -> list[Entity]:
+    """Parse every line of a JSON Lines file. Errors name the file, the line or id, and the field."""
+    entities: list[Entity] = []
+    seen: dict[str, int] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidRecord(f"cannot be read ({error})", file=str(path)) from error
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InvalidRecord(
+                f"is not valid JSON ({error.msg} at column {error.colno})", file=str(path), record=where
+            ) from None
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            where = f"line {number} (id {raw['id']!r})"
+        try:
+            entity = parse(raw)
+        except InvalidRecord as error:
+            raise InvalidRecord(_bare(error), file=str(path), record=where, field=error.field) from None
+        if entity.id in seen:
+            raise InvalidRecord(
+                f"duplicate id {entity.id!r}, first on line {seen[entity.id]}",
+                file=str(path),
+                record=where,
+                field="id",
+            )
+        seen[entity.id] = number
+        entities.append(entity)
+    return entities
+
+
+def _bare(error: InvalidRecord) -> str:
+    text = str(error)
+    prefix = f"field '{error.field}': "
+    return text[len(prefix) :] if error.field and text.startswith(prefix) else text
+
+
+def read_directory(directory: Path) -> dict[str, list[Entity]]:
+    """Every known file present in the directory, parsed; ids must be unique across files."""
+    if not directory.is_dir():
+        raise InvalidRecord(f"{directory} is not a directory", file=str(directory))
+    present = {name: parse for name, parse in FILES.items() if (directory / name).exists()}
+    if not present:
+        raise InvalidRecord(
+            f"holds none of {', '.join(FILES)}; see data/README.md for the format",
+            file=str(directory),
+        )
+    parsed: dict[str, list[Entity]] = {}
+    owner: dict[str, str] = {}
+    for name, parse in present.items():
+        entities = read_file(directory / name, parse)
+        for entity in entities:
+            if entity.id in owner:
+                raise InvalidRecord(
+                    f"id {entity.id!r} is also used in {owner[entity.id]}",
+                    file=str(directory / name),
+                    record=entity.id,
+                    field="id",
+                )
+            owner[entity.id] = name
+        parsed[name] = entities
+    return parsed
+
+
+def load_directory(store: Store, directory: Path) -> LoadReport:
+    """Validate everything first, then write it in one transaction: a bad record stores nothing."""
+    parsed = read_directory(Path(directory))
+    everything = [entity for entities in parsed.values() for entity in entities]
+    report = store.upsert(everything)
+    return LoadReport({name: len(e) for name, e in parsed.items()}, report)

