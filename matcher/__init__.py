@@ -88,6 +88,7 @@ __all__ = [
     "UpsertReport",
     "VectorIndex",
     "Verdict",
+    "Visibility",
     "Weights",
     "__version__",
     "assess",

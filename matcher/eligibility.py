@@ -8,7 +8,36 @@ from enum import StrEnum
 from .domain import FundingCall, OrgKind, Project, Stage
 
 EU_MEMBERS = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR EL HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "EL",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
 )
 HUB_APPLICANT_KINDS = (OrgKind.ACADEMIC_GROUP, OrgKind.HOSPITAL_UNIT)
 """A university hub applies as an academic group, or through its hospital's clinical units."""
@@ -42,7 +71,8 @@ def assess(call: FundingCall, project: Project | None, hub_country: str) -> Verd
     if not _country_allowed(hub_country, rules.countries):
         return Verdict(
             Outcome.INELIGIBLE,
-            f"applicants must be based in {', '.join(rules.countries)}; the hub is in {hub_country}",
+            f"applicants must be based in {', '.join(rules.countries)}; "
+            f"the hub is in {hub_country}",
         )
     if rules.applicant_kinds and not set(HUB_APPLICANT_KINDS) & set(rules.applicant_kinds):
         kinds = ", ".join(k.value.replace("_", " ") for k in rules.applicant_kinds)

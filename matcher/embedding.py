@@ -85,7 +85,7 @@ class SentenceTransformerEmbedder:
                     from sentence_transformers import SentenceTransformer
                     from transformers.utils import logging as transformers_logging
 
-                    transformers_logging.disable_progress_bar()
+                    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
                     self._loaded = SentenceTransformer(
                         target, device=self.device, local_files_only=True
@@ -102,8 +102,9 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         model = self._model()
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         return int(getter())
 
@@ -173,7 +174,9 @@ class DocumentEncoder:
         split = [self.passages(t) for t in texts]
         flat = [p for ps in split for p in ps]
         vectors = self.passage_vectors(flat, progress)
-        out = np.zeros((len(texts), vectors.shape[1] if len(flat) else self.embedder.dim), np.float32)
+        out = np.zeros(
+            (len(texts), vectors.shape[1] if len(flat) else self.embedder.dim), np.float32
+        )
         start = 0
         for i, ps in enumerate(split):
             out[i] = vectors[start : start + len(ps)].mean(axis=0)
@@ -183,4 +186,5 @@ class DocumentEncoder:
 
 def normalise(matrix: Matrix) -> Matrix:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    out: Matrix = (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return out

@@ -40,7 +40,9 @@ class NotFound(MatcherError):
     def __init__(self, kind: str, id: str) -> None:
         self.kind = kind
         self.id = id
-        super().__init__(f"No {kind} with id {id!r}. List the stored ids with `matcher list {kind}s`.")
+        super().__init__(
+            f"No {kind} with id {id!r}. List the stored ids with `matcher list {kind}s`."
+        )
 
 
 class StoreError(MatcherError):

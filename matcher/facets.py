@@ -59,7 +59,8 @@ _CAPABILITY_TERMS: dict[str, str] = {
     r"|plasmid|packaging cell",
     "cell_processing": r"cell processing|closed[- ]system|automated manufactur|cell expansion"
     r"|cell therapy manufactur|prodigy",
-    "process_development": r"process development|scale[- ]up|tech(?:nology)? transfer|comparability",
+    "process_development": r"process development|scale[- ]up|tech(?:nology)? transfer"
+    r"|comparability",
     "analytics_qc": r"release test|potency assay|analytic|\bqc\b|quality control|ddpcr|qpcr",
     "cro_services": r"\bcro\b|contract research|toxicolog|biodistribution|clinical operations",
     "clinical_sites": r"clinical site|phase i unit|trial unit|patient recruitment|investigator",
@@ -142,7 +143,9 @@ def call_facets(call: FundingCall) -> set[Facet]:
     if low is None and high is None:
         return facets
     for stage in Stage:
-        if (low is None or stage.order >= low.order) and (high is None or stage.order <= high.order):
+        if (low is None or stage.order >= low.order) and (
+            high is None or stage.order <= high.order
+        ):
             facets.add(Facet("stage", stage.value))
     return facets
 

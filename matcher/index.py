@@ -91,9 +91,13 @@ class VectorIndex:
         directory.mkdir(parents=True, exist_ok=True)
         blob = faiss.serialize_index(self._index).tobytes()
         manifest = Manifest(
-            **{**asdict(manifest), "count": len(self), "dim": self.dim,
-               "index_sha256": hashlib.sha256(blob).hexdigest()}
-        )  # fmt: skip
+            **{
+                **asdict(manifest),
+                "count": len(self),
+                "dim": self.dim,
+                "index_sha256": hashlib.sha256(blob).hexdigest(),
+            }
+        )
         _atomic_write(directory / INDEX_FILE, blob)
         _atomic_write(
             directory / MANIFEST_FILE, (json.dumps(asdict(manifest), indent=2) + "\n").encode()

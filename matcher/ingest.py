@@ -27,7 +27,7 @@ class LoadReport:
 
 
 def read_file(path: Path, parse: Callable[[Any], Entity]) -> list[Entity]:
-    """Parse every line of a JSON Lines file. Errors name the file, the line or id, and the field."""
+    """Parse every line of a JSON Lines file; errors name the file, the line or id, the field."""
     entities: list[Entity] = []
     seen: dict[str, int] = {}
     try:
@@ -42,14 +42,18 @@ def read_file(path: Path, parse: Callable[[Any], Entity]) -> list[Entity]:
             raw = json.loads(line)
         except json.JSONDecodeError as error:
             raise InvalidRecord(
-                f"is not valid JSON ({error.msg} at column {error.colno})", file=str(path), record=where
+                f"is not valid JSON ({error.msg} at column {error.colno})",
+                file=str(path),
+                record=where,
             ) from None
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             where = f"line {number} (id {raw['id']!r})"
         try:
             entity = parse(raw)
         except InvalidRecord as error:
-            raise InvalidRecord(_bare(error), file=str(path), record=where, field=error.field) from None
+            raise InvalidRecord(
+                _bare(error), file=str(path), record=where, field=error.field
+            ) from None
         if entity.id in seen:
             raise InvalidRecord(
                 f"duplicate id {entity.id!r}, first on line {seen[entity.id]}",

@@ -8,6 +8,7 @@ the pair is reached from the query side or from the document side.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -49,6 +50,8 @@ class LexicalIndex:
         self.b = b
 
     def fit(self, texts: Sequence[str]) -> LexicalIndex:
+        # bm25s sets its own logger to DEBUG on import; keep its chatter out of our logs.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         corpus: list[list[str]] = []
         surface: dict[str, Counter[str]] = {}
         for text in texts:

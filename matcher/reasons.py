@@ -69,7 +69,9 @@ def summarise(reasons: Reasons) -> str:
             parts.append(f"opens {d.opening_date.isoformat()}")
         if d.days_left is not None and d.next_deadline is not None:
             label = f" ({d.label})" if d.label else ""
-            parts.append(f"next deadline {d.next_deadline.isoformat()}{label}, {d.days_left} days left")
+            parts.append(
+                f"next deadline {d.next_deadline.isoformat()}{label}, {d.days_left} days left"
+            )
     if reasons.eligibility is not None:
         parts.append(f"{reasons.eligibility.outcome.value}: {reasons.eligibility.rule}")
     text = "; ".join(parts)

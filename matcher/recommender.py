@@ -29,7 +29,7 @@ from .facets import Facet, call_facets, organisation_facets, project_facets, sha
 from .index import Manifest, VectorIndex
 from .lexical import LexicalIndex
 from .reasons import DeadlineInfo, Reasons, ScoreParts, SentencePair, summarise
-from .store import StoredDocument, Store
+from .store import Store, StoredDocument
 
 log = logging.getLogger(__name__)
 
@@ -205,14 +205,16 @@ class Recommender:
                 model=encoder.embedder.name,
                 data_hash=store.data_hash(kind, documents),
             )
-            collections[kind] = _Collection(
-                kind, store.entities(kind), documents, index, manifest
-            )
+            collections[kind] = _Collection(kind, store.entities(kind), documents, index, manifest)
         log.info("recommender ready: %s", {k.value: len(c) for k, c in collections.items()})
         return cls(
-            store, encoder, collections, weights=weights or Weights(),
-            hub_country=hub_country, today=today,
-        )  # fmt: skip
+            store,
+            encoder,
+            collections,
+            weights=weights or Weights(),
+            hub_country=hub_country,
+            today=today,
+        )
 
     # ------------------------------------------------------------------ public directions
 
@@ -246,7 +248,9 @@ class Recommender:
         target = self.collections[EntityKind.ORGANISATION]
         return self._forward(query, target, k, self._kind_mask(target, kinds))
 
-    def calls_for(self, project_id: str, k: int = 10, include_forthcoming: bool = False) -> list[Match]:
+    def calls_for(
+        self, project_id: str, k: int = 10, include_forthcoming: bool = False
+    ) -> list[Match]:
         """The k best funding calls for a stored project that are open today (and forthcoming
         ones, if asked). A call whose deadlines have all passed is never returned."""
         query = self._stored_query(project_id, EntityKind.PROJECT)
@@ -281,8 +285,17 @@ class Recommender:
             else np.zeros(len(projects), dtype=np.float32)
         )
         facets = projects.shared_facet_counts(query.facets)
-        return self._top(query, projects, dense, lexical, facets, k, mask, lexical_side=source,
-                         lexical_row=position)  # fmt: skip
+        return self._top(
+            query,
+            projects,
+            dense,
+            lexical,
+            facets,
+            k,
+            mask,
+            lexical_side=source,
+            lexical_row=position,
+        )
 
     def search(
         self,
@@ -356,8 +369,9 @@ class Recommender:
             else np.zeros(len(target), dtype=np.float32)
         )
         facets = target.shared_facet_counts(query.facets)
-        return self._top(query, target, dense, lexical, facets, k, mask, lexical_side=target,
-                         lexical_row=None)  # fmt: skip
+        return self._top(
+            query, target, dense, lexical, facets, k, mask, lexical_side=target, lexical_row=None
+        )
 
     def _top(
         self,
@@ -392,8 +406,15 @@ class Recommender:
         top = np.argpartition(-score, k - 1)[:k]
         top = top[np.lexsort((top, -score[top]))]
         return [
-            self._match(query, target, int(i), rank, ScoreParts(*(float(p[i]) for p in parts)),
-                        lexical_side, lexical_row)  # fmt: skip
+            self._match(
+                query,
+                target,
+                int(i),
+                rank,
+                ScoreParts(*(float(p[i]) for p in parts)),
+                lexical_side,
+                lexical_row,
+            )
             for rank, i in enumerate(top, start=1)
         ]
 
@@ -442,9 +463,13 @@ class Recommender:
             reasons=reasons,
         )
 
-    def _best_sentences(self, query: _Query, target: _Collection, position: int) -> SentencePair | None:
+    def _best_sentences(
+        self, query: _Query, target: _Collection, position: int
+    ) -> SentencePair | None:
         candidate_passages = [
-            p for i in target.entity_docs(position) for p in self.encoder.passages(target.doc_texts[i])
+            p
+            for i in target.entity_docs(position)
+            for p in self.encoder.passages(target.doc_texts[i])
         ]
         if not query.passages or not candidate_passages:
             return None
@@ -452,7 +477,9 @@ class Recommender:
         left, right = vectors[: len(query.passages)], vectors[len(query.passages) :]
         similarity = left @ right.T
         i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
-        return SentencePair(query.passages[i], candidate_passages[j], round(float(similarity[i, j]), 4))
+        return SentencePair(
+            query.passages[i], candidate_passages[j], round(float(similarity[i, j]), 4)
+        )
 
     def _deadline(self, call: FundingCall) -> DeadlineInfo:
         today = self.today()

@@ -166,9 +166,20 @@ def _message(error: InvalidRecord) -> str:
 def parse_project(record: Any) -> Project:
     f = _Fields(
         record,
-        {"id", "title", "abstract", "modality", "indications", "stage", "needs", "owner", "team",
-         "visibility", "updated_at"},
-    )  # fmt: skip
+        {
+            "id",
+            "title",
+            "abstract",
+            "modality",
+            "indications",
+            "stage",
+            "needs",
+            "owner",
+            "team",
+            "visibility",
+            "updated_at",
+        },
+    )
     return Project(
         id=f.id(),
         title=f.text("title"),
@@ -193,9 +204,18 @@ def _document(item: Any, name: str) -> Document:
 def parse_organisation(record: Any) -> Organisation:
     f = _Fields(
         record,
-        {"id", "name", "kind", "country", "website", "capabilities", "modalities", "indications",
-         "documents"},
-    )  # fmt: skip
+        {
+            "id",
+            "name",
+            "kind",
+            "country",
+            "website",
+            "capabilities",
+            "modalities",
+            "indications",
+            "documents",
+        },
+    )
     country = f.text("country").upper()
     if not _COUNTRY.match(country):
         raise InvalidRecord(f"{country!r} is not an ISO 3166-1 alpha-2 code", field="country")
@@ -240,7 +260,11 @@ def _eligibility(f: _Fields) -> Eligibility:
                 field=f"countries[{i}]",
             )
     min_consortium = f.record.get("min_consortium", 1)
-    if isinstance(min_consortium, bool) or not isinstance(min_consortium, int) or min_consortium < 1:
+    if (
+        isinstance(min_consortium, bool)
+        or not isinstance(min_consortium, int)
+        or min_consortium < 1
+    ):
         raise InvalidRecord("must be a whole number of at least 1", field="min_consortium")
     industry = f.record.get("industry_partner_required", False)
     if not isinstance(industry, bool):
@@ -262,13 +286,30 @@ def _eligibility(f: _Fields) -> Eligibility:
 def parse_call(record: Any) -> FundingCall:
     f = _Fields(
         record,
-        {"id", "title", "funder", "programme", "text", "opening_date", "deadlines", "status",
-         "budget", "eligibility", "url"},
-    )  # fmt: skip
+        {
+            "id",
+            "title",
+            "funder",
+            "programme",
+            "text",
+            "opening_date",
+            "deadlines",
+            "status",
+            "budget",
+            "eligibility",
+            "url",
+        },
+    )
     budget = f.object("budget")
     eligibility = f.object("eligibility")
-    eligibility_fields = {"applicant_kinds", "countries", "min_consortium",
-                          "industry_partner_required", "min_stage", "max_stage"}  # fmt: skip
+    eligibility_fields = {
+        "applicant_kinds",
+        "countries",
+        "min_consortium",
+        "industry_partner_required",
+        "min_stage",
+        "max_stage",
+    }
     return FundingCall(
         id=f.id(),
         title=f.text("title"),

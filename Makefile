@@ -1,0 +1,51 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv on first use: torch 2.13.0 (the CPU build on this machine's disk) first,
+# then the package and its development tools.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ENV := MATCHER_DB_PATH=var/demo.db MATCHER_MODELS_DIR=models
+
+.PHONY: install demo test lint typecheck pytest bench bench-build bench-latency bench-quality clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(DEMO_ENV) $(BIN)/matcher init
+	$(DEMO_ENV) $(BIN)/matcher load data/demo
+	$(DEMO_ENV) $(BIN)/matcher build
+	$(DEMO_ENV) $(BIN)/matcher serve
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench-build: $(STAMP)
+	$(BIN)/python -m bench.build
+
+bench-latency: $(STAMP)
+	$(BIN)/python -m bench.latency
+
+bench-quality: $(STAMP)
+	$(BIN)/python -m bench.quality
+
+bench: bench-build bench-latency
+
+clean:
+	rm -rf var models/projects models/organisations models/calls .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from matcher import Settings, __version__
+
+from . import errors
+from .routes import api, operations
+from .wiring import open_recommender, open_store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The HTTP API over the store and indexes named in the settings.
+
+    The recommender is built once, when the app starts; a missing or stale index stops the start
+    with the command that fixes it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings)
+        try:
+            app.state.settings = settings
+            app.state.recommender = open_recommender(settings, store)
+            log.info("serving %s", app.state.recommender.counts())
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="CGT hub matcher",
+        version=__version__,
+        description=(
+            "Partners and funding calls for the hub's cell and gene therapy projects, and the "
+            "projects to pitch to a partner or a call, each match with its reasons."
+        ),
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(operations)
+    app.include_router(api)
+    return app

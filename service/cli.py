@@ -1,0 +1,243 @@
+"""The `matcher` command line. Each command parses its arguments, calls the library, prints."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from matcher import (
+    EntityKind,
+    FundingCall,
+    Match,
+    MatcherError,
+    Organisation,
+    OrgKind,
+    Project,
+    Settings,
+    Target,
+    build_indexes,
+    load_directory,
+)
+
+from .schemas import MatchOut
+from .wiring import make_encoder, open_recommender, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except MatcherError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _friendly(command: F) -> F:
+    """Turn library errors into a one-line message and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except MatcherError as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _Bar:
+    """A click progress bar behind the library's BuildProgress protocol."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def start(self, label: str, total: int) -> None:
+        self._bar = click.progressbar(length=max(total, 0), label=label.ljust(24), file=None)
+        self._bar.__enter__()
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _print_matches(matches: list[Match], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([MatchOut.of(m).model_dump(mode="json") for m in matches], indent=2))
+        return
+    if not matches:
+        click.echo("No matches.")
+        return
+    for m in matches:
+        click.echo(f"{m.rank:>3}. {m.score:6.3f}  {m.id}  {m.name}  [{m.category}]")
+        click.echo(f"       {m.reasons.summary}")
+        if m.reasons.sentences is not None:
+            click.echo(f"       query:     {m.reasons.sentences.query}")
+            click.echo(f"       candidate: {m.reasons.sentences.candidate}")
+
+
+@click.group()
+@click.version_option(package_name="cgt-matcher")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the library does.")
+def main(verbose: bool) -> None:
+    """Match the hub's cell and gene therapy projects with partners and funding calls.
+
+    Settings come from MATCHER_* environment variables (see README.md), e.g. MATCHER_DB_PATH,
+    MATCHER_MODELS_DIR and MATCHER_MODEL."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+
+
+@main.command()
+@_friendly
+def init() -> None:
+    """Create the database (or bring its schema up to date)."""
+    settings = _settings()
+    with open_store(settings) as store:
+        click.echo(f"Database ready at {store.path} (schema version {store.schema_version}).")
+        click.echo("Next: `matcher load DIR` to load projects, organisations and calls.")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_friendly
+def load(directory: Path) -> None:
+    """Load projects.jsonl, organisations.jsonl and calls.jsonl from DIRECTORY.
+
+    Every record is checked first; one bad record stops the load and nothing is stored."""
+    settings = _settings()
+    with open_store(settings) as store:
+        report = load_directory(store, directory)
+    for name, count in report.files.items():
+        click.echo(f"{name}: {count} records")
+    u = report.upsert
+    click.echo(f"added {u.added}, updated {u.updated}, unchanged {u.unchanged}.")
+    click.echo("Next: `matcher build` to (re)build the indexes.")
+
+
+@main.command()
+@_friendly
+def build() -> None:
+    """Embed every text (reusing cached sentences) and write the indexes to MATCHER_MODELS_DIR."""
+    settings = _settings()
+    with open_store(settings) as store:
+        encoder = make_encoder(settings, store)
+        reports = build_indexes(store, encoder, settings.models_dir, _Bar())
+    for r in reports:
+        click.echo(
+            f"{r.kind}s: {r.documents} documents, {r.embedded} new sentences, {r.seconds:.1f} s"
+        )
+    click.echo(f"Indexes written to {settings.models_dir}. Next: `matcher serve`.")
+
+
+@main.command()
+@click.argument("project_id")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["partners", "calls"]),
+    default="partners",
+    show_default=True,
+    help="What to recommend.",
+)
+@click.option("-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice([k.value for k in OrgKind]),
+    help="Only organisations of this kind (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@_friendly
+def recommend(project_id: str, to: str, k: int, kinds: tuple[str, ...], as_json: bool) -> None:
+    """Partners or open funding calls for PROJECT_ID, best first, with reasons."""
+    settings = _settings()
+    with open_store(settings) as store:
+        recommender = open_recommender(settings, store)
+        matches = recommender.recommend(project_id, Target(to), k, [OrgKind(x) for x in kinds])
+    _print_matches(matches, as_json)
+
+
+@main.command()
+@click.argument("org_or_call_id")
+@click.option("-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@_friendly
+def reverse(org_or_call_id: str, k: int, as_json: bool) -> None:
+    """The hub's projects that fit an organisation or a funding call."""
+    settings = _settings()
+    with open_store(settings) as store:
+        matches = open_recommender(settings, store).projects_for(org_or_call_id, k)
+    _print_matches(matches, as_json)
+
+
+@main.command()
+@click.argument("text")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["partners", "calls", "projects"]),
+    default="partners",
+    show_default=True,
+)
+@click.option("-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--kind", "kinds", multiple=True, type=click.Choice([k.value for k in OrgKind]))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@_friendly
+def search(text: str, to: str, k: int, kinds: tuple[str, ...], as_json: bool) -> None:
+    """Partners, open calls or projects for a free TEXT such as a pasted abstract."""
+    settings = _settings()
+    with open_store(settings) as store:
+        recommender = open_recommender(settings, store)
+        matches = recommender.search(text, Target(to), k, [OrgKind(x) for x in kinds])
+    _print_matches(matches, as_json)
+
+
+@main.command(name="list")
+@click.argument("kind", type=click.Choice(["projects", "organisations", "calls"]))
+@_friendly
+def list_(kind: str) -> None:
+    """List the stored projects, organisations or calls (id and name)."""
+    settings = _settings()
+    with open_store(settings) as store:
+        for entity in store.entities(EntityKind(kind.rstrip("s"))):
+            extra = ""
+            if isinstance(entity, Project):
+                extra = f"{entity.modality.value}, {entity.stage.value}, {entity.visibility.value}"
+            elif isinstance(entity, Organisation):
+                extra = f"{entity.kind.value}, {entity.country}"
+            elif isinstance(entity, FundingCall):
+                extra = f"{entity.funder}, {entity.status_on(settings.current_date()).value}"
+            click.echo(f"{entity.id}\t{entity.name}\t{extra}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: MATCHER_HOST or 127.0.0.1.")
+@click.option("--port", type=int, default=None, help="Default: MATCHER_PORT or 8000.")
+@_friendly
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the HTTP API (docs at /docs, schema at /openapi.json)."""
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings()
+    with open_store(settings) as store:
+        open_recommender(settings, store)  # fail here, with the fix, rather than inside uvicorn
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )

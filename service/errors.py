@@ -1,0 +1,102 @@
+"""Exceptions mapped to HTTP responses in one place; every error has the same JSON shape:
+
+{"error": {"status": 404, "code": "not_found", "message": "...", "details": []}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from matcher import (
+    ConfigError,
+    IndexNotBuilt,
+    InvalidQuery,
+    InvalidRecord,
+    MatcherError,
+    ModelLoadError,
+    NotFound,
+    StaleIndex,
+    StoreError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[MatcherError], tuple[int, str]] = {
+    NotFound: (404, "not_found"),
+    InvalidQuery: (422, "invalid_query"),
+    InvalidRecord: (422, "invalid_record"),
+    IndexNotBuilt: (503, "index_not_built"),
+    StaleIndex: (503, "stale_index"),
+    ModelLoadError: (503, "model_unavailable"),
+    StoreError: (503, "store_unavailable"),
+    ConfigError: (500, "bad_configuration"),
+}
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
+
+
+def error_body(
+    status: int, code: str, message: str, details: list[Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"status": status, "code": code, "message": message, "details": details or []}}
+
+
+def _response(
+    status: int, code: str, message: str, details: list[Any] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, code, message, details), status_code=status)
+
+
+async def _matcher_error(request: Request, exc: Exception) -> JSONResponse:
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            status, code = STATUS[kind]
+            return _response(status, code, str(exc))
+    return _response(500, "internal_error", "The matcher failed unexpectedly.")
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    summary = "; ".join(f"{d['location']}: {d['message']}" for d in details[:3])
+    return _response(422, "invalid_request", f"The request is not valid: {summary}", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    response = _response(exc.status_code, code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(MatcherError, _matcher_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,39 @@
+"""Builds the library's components from settings: shared by the HTTP app and the CLI."""
+
+from __future__ import annotations
+
+from matcher import (
+    DocumentEncoder,
+    Recommender,
+    SentenceTransformerEmbedder,
+    Settings,
+    Store,
+    Weights,
+)
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(settings.db_path)
+
+
+def make_encoder(settings: Settings, store: Store) -> DocumentEncoder:
+    embedder = SentenceTransformerEmbedder(
+        settings.model, device=settings.device, batch_size=settings.batch_size
+    )
+    return DocumentEncoder(embedder, store)
+
+
+def open_recommender(settings: Settings, store: Store) -> Recommender:
+    """Load the indexes for the store; raises IndexNotBuilt or StaleIndex with what to run."""
+    return Recommender.open(
+        store,
+        make_encoder(settings, store),
+        settings.models_dir,
+        weights=Weights(
+            dense=settings.dense_weight,
+            lexical=settings.lexical_weight,
+            facet=settings.facet_weight,
+        ),
+        hub_country=settings.hub_country,
+        today=settings.current_date,
+    )
