@@ -184,8 +184,14 @@ class Store:
                         " stored_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE rowid = ?",
                         (*values, rowid),
                     )
-                    db.execute("DELETE FROM documents WHERE entity_rowid = ?", (rowid,))
                     updated += 1
+                    stored = db.execute(
+                        "SELECT title, text FROM documents WHERE entity_rowid = ? ORDER BY position",
+                        (rowid,),
+                    ).fetchall()
+                    if stored == [(d.title, d.text) for d in entity.documents()]:
+                        continue  # same texts: the index stays valid
+                    db.execute("DELETE FROM documents WHERE entity_rowid = ?", (rowid,))
                 db.executemany(
                     "INSERT INTO documents (entity_rowid, position, title, text)"
                     " VALUES (?, ?, ?, ?)",

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from matcher import Settings, __version__
+from matcher import Embedder, Settings, __version__
 
 from . import errors
 from .routes import api, operations
@@ -17,18 +17,18 @@ from .wiring import open_recommender, open_store
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     """The HTTP API over the store and indexes named in the settings.
 
     The recommender is built once, when the app starts; a missing or stale index stops the start
-    with the command that fixes it."""
+    with the command that fixes it. `embedder` shares a model that is already loaded."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings)
         try:
             app.state.settings = settings
-            app.state.recommender = open_recommender(settings, store)
+            app.state.recommender = open_recommender(settings, store, embedder)
             log.info("serving %s", app.state.recommender.counts())
             yield
         finally:

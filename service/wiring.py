@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from matcher import (
     DocumentEncoder,
+    Embedder,
     Recommender,
     SentenceTransformerEmbedder,
     Settings,
@@ -16,18 +17,24 @@ def open_store(settings: Settings) -> Store:
     return Store(settings.db_path)
 
 
-def make_encoder(settings: Settings, store: Store) -> DocumentEncoder:
-    embedder = SentenceTransformerEmbedder(
-        settings.model, device=settings.device, batch_size=settings.batch_size
-    )
+def make_encoder(
+    settings: Settings, store: Store, embedder: Embedder | None = None
+) -> DocumentEncoder:
+    """An encoder over the configured model; pass `embedder` to share one already loaded."""
+    if embedder is None:
+        embedder = SentenceTransformerEmbedder(
+            settings.model, device=settings.device, batch_size=settings.batch_size
+        )
     return DocumentEncoder(embedder, store)
 
 
-def open_recommender(settings: Settings, store: Store) -> Recommender:
+def open_recommender(
+    settings: Settings, store: Store, embedder: Embedder | None = None
+) -> Recommender:
     """Load the indexes for the store; raises IndexNotBuilt or StaleIndex with what to run."""
     return Recommender.open(
         store,
-        make_encoder(settings, store),
+        make_encoder(settings, store, embedder),
         settings.models_dir,
         weights=Weights(
             dense=settings.dense_weight,

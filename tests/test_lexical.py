@@ -1,0 +1,32 @@
+import numpy as np
+
+from matcher import LexicalIndex
+
+DOCS = [
+    "AAV9 vector manufacturing for retinal gene therapy",
+    "Closed automated CAR-T cell processing",
+    "Phase I clinical trial unit with apheresis",
+]
+
+
+def test_scores_are_normalised_and_ranked():
+    index = LexicalIndex().fit(DOCS)
+    scores = index.scores("AAV gene therapy for inherited retinal dystrophies")
+    assert scores.argmax() == 0
+    assert 0 <= scores.min() and scores.max() <= 1
+    assert index.scores("nothing in common, zebra").tolist() == [0.0, 0.0, 0.0]
+
+
+def test_reverse_direction_gives_the_same_pair_scores():
+    index = LexicalIndex().fit(DOCS)
+    queries = ["CAR-T cells for lymphoma", "retinal AAV", "clinical trial with apheresis cells"]
+    for row in range(len(DOCS)):
+        forward = [index.scores(q)[row] for q in queries]
+        np.testing.assert_allclose(index.scores_against(queries, row), forward, rtol=1e-6)
+
+
+def test_shared_terms_are_readable_words():
+    index = LexicalIndex().fit(DOCS)
+    assert index.shared_terms("retinal gene therapies", 0) == ["retinal", "gene", "therapy"] or set(
+        index.shared_terms("retinal gene therapies", 0)
+    ) == {"retinal", "gene", "therapy"}

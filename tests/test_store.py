@@ -1,0 +1,77 @@
+import sqlite3
+
+import numpy as np
+import pytest
+
+from matcher import EntityKind, InvalidRecord, NotFound, Store, StoreError, parse_project
+from matcher.store import MIGRATIONS
+from tests.conftest import make_organisation, make_project
+
+
+def test_new_store_is_migrated_with_wal_and_foreign_keys(tmp_path):
+    with Store(tmp_path / "sub" / "m.db") as store:
+        assert store.schema_version == len(MIGRATIONS)
+        db = sqlite3.connect(tmp_path / "sub" / "m.db")
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    Store(tmp_path / "m.db").close()
+    db = sqlite3.connect(tmp_path / "m.db")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StoreError, match="Upgrade"):
+        Store(tmp_path / "m.db")
+
+
+def test_upsert_adds_updates_and_keeps_entity_rowids(tmp_path):
+    with Store(tmp_path / "m.db") as store:
+        project = parse_project(make_project())
+        assert store.upsert([project]).added == 1
+        rowid = store.rowids(EntityKind.PROJECT)["P-1"]
+        edited = parse_project(make_project(abstract="A new abstract. Two sentences."))
+        assert store.upsert([edited]).updated == 1
+        assert store.rowids(EntityKind.PROJECT)["P-1"] == rowid
+        assert store.get("P-1") == edited
+        assert [d.text for d in store.documents(EntityKind.PROJECT)] == [
+            edited.documents()[0].text
+        ]
+
+
+def test_an_id_cannot_change_kind(tmp_path):
+    from matcher import parse_organisation
+
+    with Store(tmp_path / "m.db") as store:
+        store.upsert([parse_project(make_project(id="X-1"))])
+        with pytest.raises(InvalidRecord, match="already used by a stored project"):
+            store.upsert([parse_organisation(make_organisation(id="X-1"))])
+
+
+def test_delete_cascades_to_documents(tmp_path):
+    with Store(tmp_path / "m.db") as store:
+        store.upsert([parse_project(make_project())])
+        store.delete("P-1")
+        assert store.documents(EntityKind.PROJECT) == []
+        with pytest.raises(NotFound):
+            store.get("P-1")
+
+
+def test_data_hash_changes_with_indexed_text_only(tmp_path):
+    with Store(tmp_path / "m.db") as store:
+        store.upsert([parse_project(make_project())])
+        before = store.data_hash(EntityKind.PROJECT)
+        store.upsert([parse_project(make_project(visibility="public"))])
+        assert store.data_hash(EntityKind.PROJECT) == before
+        store.upsert([parse_project(make_project(abstract="Different words entirely."))])
+        assert store.data_hash(EntityKind.PROJECT) != before
+
+
+def test_vector_cache_round_trip(tmp_path):
+    with Store(tmp_path / "m.db") as store:
+        vector = np.arange(4, dtype=np.float32)
+        store.cache_vectors("m", {"h1": vector})
+        found = store.cached_vectors("m", ["h1", "h2"])
+        assert list(found) == ["h1"]
+        np.testing.assert_array_equal(found["h1"], vector)
+        assert store.cached_vectors("other-model", ["h1"]) == {}
