@@ -186,7 +186,8 @@ class Store:
                     )
                     updated += 1
                     stored = db.execute(
-                        "SELECT title, text FROM documents WHERE entity_rowid = ? ORDER BY position",
+                        "SELECT title, text FROM documents WHERE entity_rowid = ?"
+                        " ORDER BY position",
                         (rowid,),
                     ).fetchall()
                     if stored == [(d.title, d.text) for d in entity.documents()]:

@@ -29,6 +29,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         try:
             app.state.settings = settings
             app.state.recommender = open_recommender(settings, store, embedder)
+            # Load the model now, so that the first request does not wait for it.
+            app.state.recommender.encoder.embedder.embed(["warm up"])
             log.info("serving %s", app.state.recommender.counts())
             yield
         finally:

@@ -241,3 +241,7 @@ def serve(host: str | None, port: int | None) -> None:
         port=port or settings.port,
         log_level="info",
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -188,7 +188,9 @@ def embedder() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
-def built_world(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Path:
+def built_world(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Path:
     """A small world loaded and indexed once; tests get copies (see `world`)."""
     root = tmp_path_factory.mktemp("world")
     data = write_world(root / "data")

@@ -21,8 +21,10 @@ def saved(tmp_path):
 
 
 def test_ids_are_store_ids(saved):
-    index, manifest = VectorIndex.load(saved, kind="organisation", model="model-a", data_hash="hash-1")
-    scores, ids = index.search(unit([[1, 0.1, 0]]), 3)
+    index, manifest = VectorIndex.load(
+        saved, kind="organisation", model="model-a", data_hash="hash-1"
+    )
+    _, ids = index.search(unit([[1, 0.1, 0]]), 3)
     assert ids[0].tolist() == [101, 55, 7]
     assert sorted(index.ids.tolist()) == [7, 55, 101]
     np.testing.assert_allclose(index.vectors([7]), unit([[0, 1, 0]]))

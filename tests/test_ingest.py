@@ -61,11 +61,11 @@ def test_a_failed_reload_keeps_what_was_stored(tmp_path, empty_store):
 def test_ids_are_unique_across_files(tmp_path, empty_store):
     data = write_world(tmp_path / "d")
     write_jsonl(data / "organisations.jsonl", [make_organisation(id="P-1")])
-    with pytest.raises(InvalidRecord, match="also used in projects.jsonl"):
+    with pytest.raises(InvalidRecord, match=r"also used in projects\.jsonl"):
         load_directory(empty_store, data)
 
 
 def test_an_empty_directory_says_what_is_expected(tmp_path, empty_store):
     (tmp_path / "nothing").mkdir()
-    with pytest.raises(InvalidRecord, match="projects.jsonl"):
+    with pytest.raises(InvalidRecord, match=r"projects\.jsonl"):
         load_directory(empty_store, tmp_path / "nothing")

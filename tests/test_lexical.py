@@ -13,7 +13,7 @@ def test_scores_are_normalised_and_ranked():
     index = LexicalIndex().fit(DOCS)
     scores = index.scores("AAV gene therapy for inherited retinal dystrophies")
     assert scores.argmax() == 0
-    assert 0 <= scores.min() and scores.max() <= 1
+    assert scores.min() >= 0 and scores.max() <= 1
     assert index.scores("nothing in common, zebra").tolist() == [0.0, 0.0, 0.0]
 
 

@@ -34,9 +34,7 @@ def test_upsert_adds_updates_and_keeps_entity_rowids(tmp_path):
         assert store.upsert([edited]).updated == 1
         assert store.rowids(EntityKind.PROJECT)["P-1"] == rowid
         assert store.get("P-1") == edited
-        assert [d.text for d in store.documents(EntityKind.PROJECT)] == [
-            edited.documents()[0].text
-        ]
+        assert [d.text for d in store.documents(EntityKind.PROJECT)] == [edited.documents()[0].text]
 
 
 def test_an_id_cannot_change_kind(tmp_path):

@@ -1,0 +1,130 @@
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+
+ERROR_KEYS = {"status", "code", "message", "details"}
+
+
+@pytest.fixture
+def client(settings, embedder):
+    with TestClient(create_app(settings, embedder)) as c:
+        yield c
+
+
+def assert_error(response, status):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == ERROR_KEYS
+    assert body["error"]["status"] == status
+    return body["error"]
+
+
+def test_health_and_version(client):
+    assert client.get("/health").json() == {
+        "status": "ok",
+        "counts": {"project": 2, "organisation": 3, "call": 4},
+    }
+    version = client.get("/version").json()
+    assert version["version"] == "0.1.0"
+    assert version["indexes"]["organisation"]["count"] == 4  # documents
+    assert version["indexes"]["project"]["dim"] == 384
+
+
+def test_every_direction_answers_with_reasons(client):
+    urls = [
+        ("get", "/api/v1/projects/P-1/partners?k=2", None, "O-EYE"),
+        ("get", "/api/v1/projects/P-1/calls?k=2", None, "C-1"),
+        ("get", "/api/v1/organisations/O-CELL/projects?k=2", None, "P-2"),
+        ("get", "/api/v1/calls/C-1/projects?k=2", None, "P-1"),
+        ("post", "/api/v1/search/partners", {"text": "AAV vector supply", "k": 2}, "O-VEC"),
+        ("post", "/api/v1/search/calls", {"text": "retinal gene therapy"}, "C-1"),
+    ]
+    for method, url, body, first in urls:
+        response = client.request(method, url, json=body)
+        assert response.status_code == 200, (url, response.text)
+        matches = response.json()["matches"]
+        assert matches[0]["id"] == first, url
+        assert matches[0]["rank"] == 1
+        assert matches[0]["reasons"]["summary"]
+        assert matches[0]["reasons"]["sentences"]["similarity"] > 0
+
+
+def test_calls_carry_deadline_and_eligibility(client):
+    match = client.get("/api/v1/projects/P-1/calls?k=1").json()["matches"][0]
+    assert match["reasons"]["deadline"]["next_deadline"] == "2027-03-01"
+    assert match["reasons"]["deadline"]["days_left"] == 96
+    assert match["reasons"]["eligibility"]["outcome"] == "eligible"
+
+
+def test_kind_filter_and_objects(client):
+    matches = client.get("/api/v1/projects/P-1/partners?kind=cdmo").json()["matches"]
+    assert {m["id"] for m in matches} == {"O-VEC", "O-CELL"}
+    assert client.get("/api/v1/projects/P-2").json()["modality"] == "car_t"
+    assert client.get("/api/v1/organisations").json()["total"] == 3
+    calls = {c["id"]: c["status"] for c in client.get("/api/v1/calls").json()["items"]}
+    assert calls == {
+        "C-1": "open",
+        "C-CLOSED": "closed",
+        "C-ROLLING": "open",
+        "C-SOON": "forthcoming",
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status"),
+    [
+        ("get", "/api/v1/projects/P-404/partners", None, 404),
+        ("get", "/api/v1/projects/P-404", None, 404),
+        ("get", "/api/v1/organisations/P-1", None, 404),
+        ("get", "/api/v1/calls/O-VEC/projects", None, 404),
+        ("get", "/api/v1/projects/P-1/partners?k=0", None, 422),
+        ("get", "/api/v1/projects/P-1/partners?k=101", None, 422),
+        ("get", "/api/v1/projects/P-1/partners?k=ten", None, 422),
+        ("get", "/api/v1/projects/P-1/partners?kind=bank", None, 422),
+        ("post", "/api/v1/search/partners", {"text": "x", "colour": "red"}, 422),
+        ("post", "/api/v1/search/partners", {"text": ""}, 422),
+        ("post", "/api/v1/search/calls", {"text": "x" * 20_001}, 422),
+        ("post", "/api/v1/search/calls", [1, 2], 422),
+        ("get", "/api/v1/nothing-here", None, 404),
+        ("delete", "/api/v1/projects/P-1", None, 405),
+    ],
+)
+def test_bad_requests_get_4xx_in_the_one_error_shape(client, method, url, body, status):
+    assert_error(client.request(method, url, json=body), status)
+
+
+def test_invalid_json_body(client):
+    response = client.post(
+        "/api/v1/search/partners",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert_error(response, 422)
+
+
+def test_openapi_documents_every_status_a_route_returns(client):
+    schema = client.get("/openapi.json").json()
+    app = client.app
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for method in route.methods:
+            responses = schema["paths"][route.path][method.lower()]["responses"]
+            assert {"200", "422", "503"} <= set(responses), route.path
+            if "{" in route.path:
+                assert "404" in responses, route.path
+            error_ref = responses["422"]["content"]["application/json"]["schema"]["$ref"]
+            assert error_ref.endswith("/ErrorOut")
+
+
+def test_a_missing_index_stops_the_start_with_the_fix(settings, embedder, tmp_path):
+    from dataclasses import replace
+
+    from matcher import IndexNotBuilt
+
+    app = create_app(replace(settings, models_dir=tmp_path / "empty"), embedder)
+    with pytest.raises(IndexNotBuilt, match="matcher build"), TestClient(app):
+        pass

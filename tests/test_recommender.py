@@ -1,0 +1,114 @@
+import datetime as dt
+
+import pytest
+
+from matcher import (
+    DocumentEncoder,
+    InvalidQuery,
+    NotFound,
+    OrgKind,
+    Outcome,
+    Recommender,
+    StaleIndex,
+    Target,
+    load_directory,
+    parse_project,
+)
+from tests.conftest import TODAY, make_project
+
+
+def test_project_to_partners_ranks_the_fitting_ones_first(recommender):
+    aav = [m.id for m in recommender.partners_for("P-1", k=3)]
+    car_t = [m.id for m in recommender.partners_for("P-2", k=3)]
+    assert aav[0] == "O-EYE" and aav.index("O-VEC") < aav.index("O-CELL")
+    assert car_t[0] == "O-CELL"
+
+
+def test_ranks_and_scores_are_consistent(recommender):
+    matches = recommender.partners_for("P-1", k=3)
+    assert [m.rank for m in matches] == [1, 2, 3]
+    assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+    for m in matches:
+        assert m.score == pytest.approx(m.reasons.score_parts.total, abs=1e-5)
+
+
+def test_kind_filter(recommender):
+    matches = recommender.partners_for("P-1", k=5, kinds=[OrgKind.CDMO])
+    assert {m.id for m in matches} == {"O-VEC", "O-CELL"}
+    assert all(m.category == "cdmo" for m in matches)
+
+
+def test_reasons_explain_the_match(recommender):
+    best = recommender.partners_for("P-1", k=1)[0]
+    r = best.reasons
+    assert "retinal" in r.sentences.candidate.lower()
+    assert r.sentences.query in make_project()["abstract"] or r.sentences.query.startswith("AAV8")
+    assert "indication: retinal disease" in r.shared_facets
+    assert "capability: clinical sites" in r.shared_facets
+    assert r.summary and r.deadline is None and r.eligibility is None
+
+
+def test_calls_are_open_ones_only_with_deadline_and_verdict(recommender):
+    matches = recommender.calls_for("P-1", k=10)
+    ids = [m.id for m in matches]
+    assert "C-CLOSED" not in ids and "C-SOON" not in ids
+    assert ids[0] == "C-1"
+    first = matches[0].reasons
+    assert first.deadline.days_left == (dt.date(2027, 3, 1) - TODAY).days
+    assert first.deadline.label == "full proposal"
+    assert first.eligibility.outcome is Outcome.ELIGIBLE
+    rolling = next(m for m in matches if m.id == "C-ROLLING").reasons
+    assert rolling.deadline.days_left is None
+    assert rolling.eligibility.outcome is Outcome.CONDITIONAL
+    with_soon = [m.id for m in recommender.calls_for("P-1", k=10, include_forthcoming=True)]
+    assert "C-SOON" in with_soon and "C-CLOSED" not in with_soon
+
+
+def test_a_call_disappears_once_its_deadline_passes(store, settings, embedder):
+    later = Recommender.open(
+        store,
+        DocumentEncoder(embedder, store),
+        settings.models_dir,
+        today=lambda: dt.date(2027, 3, 2),
+    )
+    assert "C-1" not in [m.id for m in later.calls_for("P-1", k=10)]
+
+
+def test_reverse_directions_use_the_same_pair_scores(recommender):
+    forward = {m.id: m.score for m in recommender.partners_for("P-2", k=3)}
+    for org_id, score in forward.items():
+        back = {m.id: m.score for m in recommender.projects_for(org_id, k=2)}
+        assert back["P-2"] == pytest.approx(score, abs=1e-5)
+    call_back = recommender.projects_for("C-1", k=2)
+    assert call_back[0].id == "P-1"
+    assert call_back[0].reasons.eligibility is not None
+
+
+def test_free_text_search(recommender):
+    text = "Lentiviral or AAV vector supply needed for a gene therapy programme."
+    assert recommender.search(text, Target.PARTNERS, k=1)[0].id == "O-VEC"
+    calls = recommender.search("retinal gene therapy", Target.CALLS, k=5)
+    assert calls[0].id == "C-1" and all(m.id != "C-CLOSED" for m in calls)
+    assert recommender.search("CAR-T lymphoma", Target.PROJECTS, k=1)[0].id == "P-2"
+
+
+def test_bad_queries(recommender):
+    with pytest.raises(NotFound, match="matcher list"):
+        recommender.partners_for("P-404")
+    with pytest.raises(InvalidQuery):
+        recommender.search("   ", Target.PARTNERS)
+    with pytest.raises(InvalidQuery):
+        recommender.partners_for("P-1", k=0)
+    with pytest.raises(InvalidQuery, match="organisation or a call"):
+        recommender.projects_for("P-1")
+
+
+def test_an_edit_after_the_build_makes_the_index_stale(store, settings, embedder):
+    store.upsert([parse_project(make_project(abstract="Entirely new text about NK cells."))])
+    with pytest.raises(StaleIndex, match="matcher build"):
+        Recommender.open(store, DocumentEncoder(embedder, store), settings.models_dir)
+
+
+def test_k_larger_than_the_collection_returns_all(recommender, world, store):
+    assert len(recommender.partners_for("P-1", k=50)) == 3
+    load_directory(store, world / "data")  # unchanged data keeps the index valid
