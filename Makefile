@@ -6,9 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_ENV := MATCHER_DB_PATH=var/demo.db MATCHER_MODELS_DIR=models
+DEMO_DB ?= var/demo.db
+DEMO_MODELS ?= models
+DEMO_ENV := MATCHER_DB_PATH=$(DEMO_DB) MATCHER_MODELS_DIR=$(DEMO_MODELS)
 
-.PHONY: install demo test lint typecheck pytest bench bench-build bench-latency bench-quality clean
+.PHONY: install demo test lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +46,9 @@ bench-latency: $(STAMP)
 
 bench-quality: $(STAMP)
 	$(BIN)/python -m bench.quality
+
+bench-startup: $(STAMP)
+	$(BIN)/python -m bench.startup
 
 bench: bench-build bench-latency
 

@@ -1,0 +1,1 @@
+"""Benchmarks: speed, memory and match quality. Run as `python -m bench.<name>`."""

