@@ -54,9 +54,9 @@ def run(data: Path, root: Path, embedder: SentenceTransformerEmbedder) -> dict[s
         "records": report.files,
         "load_s": round(loaded, 2),
         "build_cold_s": round(built, 2),
-        "passages_embedded": sum(k.embedded for k in kinds),
+        "texts_embedded": sum(k.embedded for k in kinds),
         "rebuild_after_one_edit_s": round(rebuilt, 2),
-        "passages_embedded_on_rebuild": sum(k.embedded for k in rebuilt_kinds),
+        "texts_embedded_on_rebuild": sum(k.embedded for k in rebuilt_kinds),
     }
 
 

@@ -31,7 +31,7 @@ class KindReport:
     kind: str
     documents: int
     embedded: int
-    """Passages embedded by the model; the rest came from the cache."""
+    """Chunks and sentences embedded by the model; the rest came from the cache."""
     seconds: float
 
 
@@ -44,18 +44,21 @@ def build_indexes(
     encoder: DocumentEncoder,
     models_dir: Path,
     progress: BuildProgress | None = None,
+    sentences: bool = True,
 ) -> list[KindReport]:
-    """Embed every document of every kind (cached passages are reused) and save the indexes."""
+    """Embed every document of every kind and save the indexes; cached texts are reused.
+
+    With `sentences` (the default) every sentence is embedded too, for the reasons of matches."""
     reports = []
     for kind in EntityKind:
         started = time.perf_counter()
         documents = store.documents(kind)
         data_hash = store.data_hash(kind, documents)
         texts = [d.text for d in documents]
-        missing = encoder.count_missing(texts)
+        missing = encoder.count_missing(texts, sentences)
         if progress is not None:
             progress.start(f"embedding {kind.value}s", missing)
-        vectors = encoder.encode(texts, progress.advance if progress else None)
+        vectors = encoder.encode(texts, progress.advance if progress else None, sentences)
         if progress is not None:
             progress.finish()
         index = VectorIndex(encoder.embedder.dim)

@@ -1,4 +1,4 @@
-"""Sentence embeddings: the model behind a small Protocol, and document vectors built from passages.
+"""Sentence embeddings: the model behind a small Protocol, and document vectors built from chunks.
 
 `sentence_transformers` is imported here only, and lazily: importing the package loads no model.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import ModelLoadError
-from .text import content_hash, passages
+from .text import chunks, content_hash, passages
 
 log = logging.getLogger(__name__)
 
@@ -130,21 +130,26 @@ class SentenceTransformerEmbedder:
 
 
 class DocumentEncoder:
-    """Document vectors: the normalised mean of the vectors of the document's passages.
+    """Document vectors, and the sentence vectors that reasons are built from.
 
-    Passages (sentences, long ones cut into windows) are embedded once and cached by content
-    hash, so rebuilding after an edit embeds only the sentences that changed.
+    A document's vector is the normalised mean of its chunks' vectors: a text that fits the model's
+    window is embedded whole; a longer one in windows of whole sentences, so nothing is truncated.
+    Chunks and sentences are embedded once and cached by content hash, so rebuilding after an edit
+    embeds only what changed.
     """
 
     def __init__(self, embedder: Embedder, cache: VectorCache | None = None) -> None:
         self.embedder = embedder
         self.cache = cache
 
-    def passages(self, text: str) -> list[str]:
+    def chunks(self, text: str) -> list[str]:
+        return chunks(text, self.embedder.max_words) or [text.strip() or "(empty)"]
+
+    def sentences(self, text: str) -> list[str]:
         return passages(text, self.embedder.max_words) or [text.strip() or "(empty)"]
 
-    def passage_vectors(self, texts: Sequence[str], progress: Progress | None = None) -> Matrix:
-        """Vectors for passages, from the cache where possible; the rest embedded and cached."""
+    def vectors(self, texts: Sequence[str], progress: Progress | None = None) -> Matrix:
+        """Vectors for short texts, from the cache where possible; the rest embedded and cached."""
         hashes = [content_hash(t) for t in texts]
         known = self.cache.cached_vectors(self.embedder.name, hashes) if self.cache else {}
         missing = list(dict.fromkeys(h for h in hashes if h not in known))
@@ -163,24 +168,33 @@ class DocumentEncoder:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
 
-    def count_missing(self, texts: Sequence[str]) -> int:
-        """How many distinct passages of these documents would have to be embedded."""
-        hashes = {content_hash(p) for t in texts for p in self.passages(t)}
+    def units(self, texts: Sequence[str], sentences: bool = True) -> list[str]:
+        """Everything that embedding these documents needs: their chunks, and their sentences."""
+        out = [c for t in texts for c in self.chunks(t)]
+        if sentences:
+            out += [s for t in texts for s in self.sentences(t)]
+        return out
+
+    def count_missing(self, texts: Sequence[str], sentences: bool = True) -> int:
+        """How many distinct chunks and sentences of these documents are not cached yet."""
+        hashes = {content_hash(u) for u in self.units(texts, sentences)}
         known = self.cache.cached_vectors(self.embedder.name, hashes) if self.cache else {}
         return len(hashes) - len(known)
 
-    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> Matrix:
-        """One unit-length vector per document."""
-        split = [self.passages(t) for t in texts]
-        flat = [p for ps in split for p in ps]
-        vectors = self.passage_vectors(flat, progress)
-        out = np.zeros(
-            (len(texts), vectors.shape[1] if len(flat) else self.embedder.dim), np.float32
-        )
+    def encode(
+        self, texts: Sequence[str], progress: Progress | None = None, sentences: bool = False
+    ) -> Matrix:
+        """One unit-length vector per document. With `sentences`, also embed and cache every
+        sentence, so that reasons need no model call later."""
+        split = [self.chunks(t) for t in texts]
+        flat = [c for cs in split for c in cs]
+        extra = [s for t in texts for s in self.sentences(t)] if sentences else []
+        vectors = self.vectors([*flat, *extra], progress)[: len(flat)]
+        out = np.zeros((len(texts), self.embedder.dim), np.float32)
         start = 0
-        for i, ps in enumerate(split):
-            out[i] = vectors[start : start + len(ps)].mean(axis=0)
-            start += len(ps)
+        for i, cs in enumerate(split):
+            out[i] = vectors[start : start + len(cs)].mean(axis=0)
+            start += len(cs)
         return normalise(out)
 
 

@@ -309,7 +309,7 @@ class Recommender:
         """Rank organisations, calls or projects for a pasted text such as an abstract."""
         if not text.strip():
             raise InvalidQuery("The text to search for is empty. Paste an abstract or a few lines.")
-        passages = self.encoder.passages(text)
+        passages = self.encoder.sentences(text)
         vectors = self.encoder.encode([text])
         query = _Query(text, vectors, text_facets(text), passages)
         if to is Target.PARTNERS:
@@ -350,7 +350,7 @@ class Recommender:
 
     def _query_for(self, collection: _Collection, position: int) -> _Query:
         docs = collection.entity_docs(position)
-        passages = [p for i in docs for p in self.encoder.passages(collection.doc_texts[i])]
+        passages = [p for i in docs for p in self.encoder.sentences(collection.doc_texts[i])]
         return _Query(
             text=collection.texts[position],
             vectors=collection.vectors_of(position),
@@ -469,11 +469,11 @@ class Recommender:
         candidate_passages = [
             p
             for i in target.entity_docs(position)
-            for p in self.encoder.passages(target.doc_texts[i])
+            for p in self.encoder.sentences(target.doc_texts[i])
         ]
         if not query.passages or not candidate_passages:
             return None
-        vectors = self.encoder.passage_vectors([*query.passages, *candidate_passages])
+        vectors = self.encoder.vectors([*query.passages, *candidate_passages])
         left, right = vectors[: len(query.passages)], vectors[len(query.passages) :]
         similarity = left @ right.T
         i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)

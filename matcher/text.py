@@ -51,6 +51,27 @@ def passages(text: str, max_words: int) -> list[str]:
     return out
 
 
+def chunks(text: str, max_words: int) -> list[str]:
+    """Consecutive sentences packed into windows of at most `max_words` words.
+
+    A text that fits the window is one chunk, so it embeds exactly as a whole; a longer one is
+    cut at sentence boundaries (and an over-long sentence into overlapping windows).
+    """
+    out: list[str] = []
+    current: list[str] = []
+    size = 0
+    for piece in passages(text, max_words):
+        n = len(piece.split())
+        if current and size + n > max_words:
+            out.append(" ".join(current))
+            current, size = [], 0
+        current.append(piece)
+        size += n
+    if current:
+        out.append(" ".join(current))
+    return out
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -135,7 +135,7 @@ def build() -> None:
         reports = build_indexes(store, encoder, settings.models_dir, _Bar())
     for r in reports:
         click.echo(
-            f"{r.kind}s: {r.documents} documents, {r.embedded} new sentences, {r.seconds:.1f} s"
+            f"{r.kind}s: {r.documents} documents, {r.embedded} texts embedded, {r.seconds:.1f} s"
         )
     click.echo(f"Indexes written to {settings.models_dir}. Next: `matcher serve`.")
 

@@ -37,7 +37,7 @@ def test_init_load_build_from_scratch(run, tmp_path):
     assert built.exit_code == 0, built.output
     assert "organisations: 4 documents" in built.output
     again = run("build")
-    assert "organisations: 4 documents, 0 new sentences" in again.output
+    assert "organisations: 4 documents, 0 texts embedded" in again.output
     listed = run("list", "projects")
     assert listed.output.splitlines()[0].startswith("P-1\t")
 

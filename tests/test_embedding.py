@@ -39,22 +39,32 @@ def test_long_texts_are_chunked_not_truncated(embedder):
     encoder = DocumentEncoder(embedder)
     tail = "The final words mention haemophilia B factor IX gene transfer."
     text = " ".join(["filler"] * 600) + ". " + tail
-    parts = encoder.passages(text)
-    assert len(parts) > 2 and parts[-1] == tail
+    parts = encoder.chunks(text)
+    assert len(parts) > 2 and parts[-1].endswith(tail)
     whole = encoder.encode([text])[0]
     truncated = embedder.embed([text])[0]  # what truncation would have given
     assert whole @ embedder.embed([tail])[0] > truncated @ embedder.embed([tail])[0]
+
+
+def test_a_short_text_embeds_as_a_whole(embedder):
+    text = "AAV gene therapy for the retina. It restores vision in a large animal model."
+    np.testing.assert_allclose(
+        DocumentEncoder(embedder).encode([text]), embedder.embed([text]), atol=1e-5
+    )
 
 
 def test_rebuilding_after_an_edit_embeds_only_what_changed(tmp_path, embedder):
     counting = CountingEmbedder(embedder)
     with Store(tmp_path / "m.db") as store:
         encoder = DocumentEncoder(counting, store)
-        first = encoder.encode(["One sentence here. Another one there.", "A third text."])
-        assert sum(len(c) for c in counting.calls) == 3
+        texts = ["One sentence here. Another one there.", "A third text."]
+        first = encoder.encode(texts, sentences=True)
+        # two documents (one chunk each) and three sentences, one of them a whole document
+        assert sum(len(c) for c in counting.calls) == 4
         counting.calls.clear()
-        second = encoder.encode(["One sentence here. Another one changed.", "A third text."])
-        assert counting.calls == [["Another one changed."]]
+        texts[0] = "One sentence here. Another one changed."
+        second = encoder.encode(texts, sentences=True)
+        assert sorted(counting.calls[0]) == sorted([texts[0], "Another one changed."])
         np.testing.assert_allclose(first[1], second[1], rtol=1e-6)
 
 

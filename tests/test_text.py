@@ -1,4 +1,4 @@
-from matcher.text import passages, split_sentences
+from matcher.text import chunks, passages, split_sentences
 
 
 def test_sentences_respect_abbreviations_and_lines():
@@ -17,3 +17,12 @@ def test_long_sentences_are_chunked_without_losing_words():
     seen = {w.rstrip(".") for c in chunks for w in c.split()}
     assert seen == set(words)
     assert len(chunks) == 3
+
+
+def test_chunks_pack_whole_sentences_into_the_window():
+    text = "One two three four. Five six seven. Eight nine ten eleven twelve."
+    assert chunks(text, max_words=8) == [
+        "One two three four. Five six seven.",
+        "Eight nine ten eleven twelve.",
+    ]
+    assert chunks(text, max_words=100) == [text]
