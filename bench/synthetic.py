@@ -87,9 +87,9 @@ def sentence(rng: random.Random) -> str:
 
 def organisation(i: int, rng: random.Random) -> dict[str, Any]:
     documents = [
-        {"title": title, "text": " ".join(sentence(rng) for _ in range(rng.randint(2, 4)))}
+        {"title": title, "text": " ".join(sentence(rng) for _ in range(rng.randint(1, 3)))}
         for title in rng.sample(["Capabilities", "Pipeline", "Past projects", "Facilities"],
-                                rng.randint(1, 3))
+                                rng.randint(1, 2))
     ]  # fmt: skip
     return {
         "id": f"G-{i:06d}",

@@ -31,11 +31,13 @@ from .errors import (
     StaleIndex,
     StoreError,
 )
+from .features import FEATURES
 from .index import Manifest, VectorIndex, read_manifest
 from .ingest import LoadReport, load_directory, read_directory
 from .lexical import LexicalIndex
-from .reasons import DeadlineInfo, Reasons, ScoreParts, SentencePair
-from .recommender import Match, Recommender, Target, Weights
+from .ranking import DEFAULT_SCORER, LinearScorer, Ranker, load_scorer, save_scorer
+from .reasons import DeadlineInfo, Reasons, SentencePair
+from .recommender import Match, Recommender, Target, ranker_path
 from .records import parse_call, parse_organisation, parse_project, to_record
 from .settings import DEFAULT_MODEL, Settings
 from .store import Store, UpsertReport
@@ -44,6 +46,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_SCORER",
+    "FEATURES",
     "Budget",
     "BuildProgress",
     "CallStatus",
@@ -62,6 +66,7 @@ __all__ = [
     "InvalidRecord",
     "KindReport",
     "LexicalIndex",
+    "LinearScorer",
     "LoadReport",
     "Manifest",
     "Match",
@@ -74,9 +79,9 @@ __all__ = [
     "Organisation",
     "Outcome",
     "Project",
+    "Ranker",
     "Reasons",
     "Recommender",
-    "ScoreParts",
     "SentencePair",
     "SentenceTransformerEmbedder",
     "Settings",
@@ -89,17 +94,19 @@ __all__ = [
     "VectorIndex",
     "Verdict",
     "Visibility",
-    "Weights",
     "__version__",
     "assess",
     "build_indexes",
     "index_dir",
     "load_directory",
+    "load_scorer",
     "parse_call",
     "parse_organisation",
     "parse_project",
+    "ranker_path",
     "read_directory",
     "read_manifest",
     "resolve_model",
+    "save_scorer",
     "to_record",
 ]

@@ -78,6 +78,16 @@ class LexicalIndex:
         self.by_doc_ = weights.T.tocsr()
         self.term_max_ = np.asarray(weights.max(axis=1).todense(), dtype=np.float32).ravel()
         self.n_docs_ = int(scores["num_docs"])
+        # Raw counts, kept to score a document with some of its text left out (leave-one-out).
+        counts = sp.lil_matrix((len(corpus), len(vocab)), dtype=np.float32)
+        for row, stems in enumerate(corpus):
+            for stem, n in Counter(stems).items():
+                counts[row, vocab[stem]] = n
+        self.counts_ = counts.tocsr()
+        self.lengths_ = np.array([len(c) for c in corpus], dtype=np.float32)
+        self.mean_length_ = float(self.lengths_.mean()) if len(corpus) else 1.0
+        df = np.asarray((self.counts_ > 0).sum(axis=0), dtype=np.float64).ravel()
+        self.idf_ = np.log(1 + (len(corpus) - df + 0.5) / (df + 0.5)).astype(np.float32)
         return self
 
     def __len__(self) -> int:
@@ -111,6 +121,29 @@ class LexicalIndex:
             if norm > 0:
                 out[i] = sum(weight.get(int(t), 0.0) for t in ids) / norm
         return out
+
+    def score_without(self, text: str, row: int, removed: Sequence[str]) -> float:
+        """The normalised score of the text against document `row` with the `removed` texts taken
+        out of it (same collection statistics), as BM25 would score the shortened document."""
+        ids = self.term_ids(text)
+        norm = self._norm(ids)
+        if norm <= 0:
+            return 0.0
+        gone: Counter[str] = Counter(t for r in removed for t in tokens(r))
+        tf = self.counts_[row].toarray().ravel()[ids].astype(np.float64)
+        for i, term in enumerate(ids):
+            tf[i] -= gone.get(self._stems[int(term)], 0)
+        tf = np.maximum(tf, 0.0)
+        length = max(1.0, float(self.lengths_[row]) - sum(gone.values()))
+        saturation = self.k1 * (1 - self.b + self.b * length / self.mean_length_)
+        raw = float((self.idf_[ids] * tf / (tf + saturation)).sum())
+        return raw / norm
+
+    @property
+    def _stems(self) -> dict[int, str]:
+        if not hasattr(self, "stems_"):
+            self.stems_ = {i: t for t, i in self.vocab_.items()}
+        return self.stems_
 
     def shared_terms(self, text: str, row: int, limit: int = 6) -> list[str]:
         """The query's terms that weigh most in the document's score, heaviest first."""

@@ -29,21 +29,12 @@ class DeadlineInfo:
 
 
 @dataclass(frozen=True)
-class ScoreParts:
-    """The weighted parts that add up to the score: dense + lexical + facets."""
-
-    dense: float
-    lexical: float
-    facets: float
-
-    @property
-    def total(self) -> float:
-        return self.dense + self.lexical + self.facets
-
-
-@dataclass(frozen=True)
 class Reasons:
-    score_parts: ScoreParts
+    score_parts: dict[str, float]
+    """The score split by evidence (dense, lexical, facets, profile, programme, bias); the parts
+    add up to the score."""
+    features: dict[str, float]
+    """The raw feature values the score was computed from."""
     sentences: SentencePair | None = None
     shared_facets: tuple[str, ...] = ()
     shared_terms: tuple[str, ...] = ()

@@ -2,17 +2,18 @@
 
 Every direction ranks by one pair score, so a pair scores the same whichever side asks:
 
-    score(a, b) = w_dense * max cosine over their documents
-                + w_lexical * normalised BM25 of the project (or text) against the other side
-                + w_facet * number of shared facets (capped)
+    score(project, other) = bias + sum of weight * feature   (see features.py, ranking.py)
+
+The weights come from a ranker trained on the benchmarks (models/ranker/) or, until one is
+trained, from the default scorer (dense similarity, BM25 and a facet bonus).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,14 +22,16 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from .build import index_dir
-from .domain import Entity, EntityKind, FundingCall, Organisation, OrgKind, Project
+from .domain import Entity, EntityKind, FundingCall, Organisation, OrgKind, Project, kind_of
 from .eligibility import assess
-from .embedding import DocumentEncoder, Matrix
+from .embedding import DocumentEncoder, Matrix, normalise
 from .errors import InvalidQuery, NotFound
 from .facets import Facet, call_facets, organisation_facets, project_facets, shared, text_facets
+from .features import FEATURES, MAX_FACETS
 from .index import Manifest, VectorIndex
 from .lexical import LexicalIndex
-from .reasons import DeadlineInfo, Reasons, ScoreParts, SentencePair, summarise
+from .ranking import DEFAULT_SCORER, LinearScorer, load_scorer
+from .reasons import DeadlineInfo, Reasons, SentencePair, summarise
 from .store import Store, StoredDocument
 
 log = logging.getLogger(__name__)
@@ -43,14 +46,6 @@ class Target(StrEnum):
 
 
 @dataclass(frozen=True)
-class Weights:
-    dense: float = 1.0
-    lexical: float = 0.5
-    facet: float = 0.02
-    max_facets: int = 6
-
-
-@dataclass(frozen=True)
 class Match:
     id: str
     name: str
@@ -60,7 +55,8 @@ class Match:
     """Organisation kind (cdmo, cro, ...), project modality, or call funder."""
     score: float
     rank: int
-    reasons: Reasons
+    reasons: Reasons | None
+    """None when asked for without explanations."""
 
 
 def search_text(entity: Entity) -> str:
@@ -113,9 +109,20 @@ class _Collection:
             [self.positions[documents[i].entity_id] for i in order], dtype=np.int64
         )
         self.doc_texts = [documents[i].text for i in order]
+        self.doc_counts = np.bincount(self.doc_owner, minlength=len(self.entities))
+        self.doc_vectors = (
+            index.vectors(self.doc_rowids)
+            if len(self.doc_rowids)
+            else np.zeros((0, index.dim), dtype=np.float32)
+        )
+        sums = np.zeros((len(self.entities), index.dim), dtype=np.float32)
+        np.add.at(sums, self.doc_owner, self.doc_vectors)
+        self.doc_sums = sums
+        self.centroids = normalise(sums) if len(sums) else sums
         self.texts = [search_text(e) for e in self.entities]
         self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
         self.lexical = LexicalIndex().fit(self.texts) if self.entities else None
+        self.doc_lexical = LexicalIndex().fit(self.doc_texts) if self.doc_texts else None
         self.facets = [facets_of(e) for e in self.entities]
         vocabulary = sorted({f for fs in self.facets for f in fs}, key=str)
         self.facet_ids = {f: i for i, f in enumerate(vocabulary)}
@@ -125,6 +132,13 @@ class _Collection:
             (np.ones(len(rows), dtype=np.float32), (rows, cols)),
             shape=(len(self.entities), max(1, len(vocabulary))),
         )
+        groups = [
+            e.programme if isinstance(e, FundingCall) and e.programme else "" for e in entities
+        ]
+        names = sorted(set(groups))
+        self.group = np.array([names.index(g) for g in groups], dtype=np.int64)
+        self.grouped = np.array([g != "" for g in groups], dtype=bool)
+        self.group_sizes = np.bincount(self.group, minlength=len(names)) if groups else self.group
 
     def __len__(self) -> int:
         return len(self.entities)
@@ -133,24 +147,138 @@ class _Collection:
         return np.flatnonzero(self.doc_owner == position)
 
     def vectors_of(self, position: int) -> Matrix:
-        return self.index.vectors(self.doc_rowids[self.entity_docs(position)])
-
-    def dense(self, queries: Matrix) -> Vector:
-        """Per entity, the best cosine between any query vector and any of its documents."""
-        out = np.full(len(self.entities), -1.0, dtype=np.float32)
-        if not len(self.index) or not len(queries):
-            return out
-        scores, ids = self.index.search(queries, len(self.index))
-        valid = ids >= 0
-        owners = self.doc_owner[np.searchsorted(self.doc_rowids, ids[valid])]
-        np.maximum.at(out, owners, scores[valid])
-        return out
+        return self.doc_vectors[self.entity_docs(position)]
 
     def shared_facet_counts(self, facets: set[Facet]) -> Vector:
         cols = [self.facet_ids[f] for f in facets if f in self.facet_ids]
         if not cols:
             return np.zeros(len(self.entities), dtype=np.float32)
-        return np.asarray(self.facet_matrix[:, cols].sum(axis=1), dtype=np.float32).ravel()
+        counts = np.asarray(self.facet_matrix[:, cols].sum(axis=1), dtype=np.float32).ravel()
+        return np.minimum(counts, MAX_FACETS)
+
+    def _group_mean(self, values: Vector) -> Vector:
+        """Per entity, the mean of `values` over the entities of its programme (0 if none)."""
+        if not self.grouped.any():
+            return np.zeros(len(self.entities), dtype=np.float32)
+        sums = np.bincount(self.group, weights=values, minlength=len(self.group_sizes))
+        mean = (sums / np.maximum(self.group_sizes, 1))[self.group]
+        return np.where(self.grouped, mean, 0.0).astype(np.float32)
+
+    def features(self, query: _Query, exclude: Collection[int] = ()) -> Matrix:
+        """Features of the query against every entity; documents in `exclude` (store ids) are
+        left out, as if the other side's profile did not hold them."""
+        n = len(self.entities)
+        out = np.zeros((n, len(FEATURES)), dtype=np.float32)
+        if not n:
+            return out
+        doc_scores = np.full(len(self.doc_rowids), -1.0, dtype=np.float32)
+        if len(self.index) and len(query.vectors):
+            scores, ids = self.index.search(query.vectors, len(self.index))
+            for row in range(len(query.vectors)):
+                valid = ids[row] >= 0
+                at = np.searchsorted(self.doc_rowids, ids[row][valid])
+                doc_scores[at] = np.maximum(doc_scores[at], scores[row][valid])
+        dropped = (
+            np.isin(self.doc_rowids, np.fromiter(exclude, dtype=np.int64)) if exclude else None
+        )
+        if dropped is not None:
+            doc_scores[dropped] = -np.inf
+        dense_max = np.full(n, -1.0, dtype=np.float32)
+        np.maximum.at(dense_max, self.doc_owner, doc_scores)
+        dense_max[~np.isfinite(dense_max)] = -1.0
+        out[:, _F["dense_max"]] = dense_max
+        out[:, _F["dense_top3"]] = _top_mean(doc_scores, self.doc_owner, n, 3)
+        query_mean = normalise(query.vectors.mean(axis=0, keepdims=True))[0]
+        sums = self.doc_sums
+        counts = self.doc_counts.astype(np.float32)
+        if dropped is not None and dropped.any():
+            sums = sums.copy()
+            np.subtract.at(sums, self.doc_owner[dropped], self.doc_vectors[dropped])
+            counts = counts - np.bincount(self.doc_owner[dropped], minlength=n)
+        out[:, _F["dense_mean"]] = normalise(sums) @ query_mean
+        assert self.lexical is not None and self.doc_lexical is not None
+        lexical = self.lexical.scores(query.text)
+        doc_lexical = self.doc_lexical.scores(query.text)
+        if dropped is not None and dropped.any():
+            doc_lexical[dropped] = 0.0
+            for position in np.unique(self.doc_owner[dropped]):
+                gone = [
+                    self.doc_texts[i]
+                    for i in np.flatnonzero(dropped)
+                    if self.doc_owner[i] == position
+                ]
+                lexical[position] = self.lexical.score_without(query.text, int(position), gone)
+        lexical_max = np.zeros(n, dtype=np.float32)
+        np.maximum.at(lexical_max, self.doc_owner, doc_lexical)
+        out[:, _F["lexical"]] = lexical
+        out[:, _F["lexical_max"]] = lexical_max
+        out[:, _F["facets"]] = self.shared_facet_counts(query.facets)
+        out[:, _F["log_documents"]] = np.log1p(np.maximum(counts, 0))
+        out[:, _F["group_dense"]] = self._group_mean(dense_max)
+        out[:, _F["group_lexical"]] = self._group_mean(lexical)
+        return out
+
+    def features_against(self, position: int, projects: _Collection) -> Matrix:
+        """Features of every project against entity `position` of this collection (the reverse
+        direction); row i equals `self.features(query of project i)[position]`."""
+        n = len(projects)
+        out = np.zeros((n, len(FEATURES)), dtype=np.float32)
+        if not n:
+            return out
+        docs = self.entity_docs(position)
+        similarity = projects.doc_vectors @ self.doc_vectors[docs].T  # project docs x our docs
+        best = np.full((n, len(docs)), -1.0, dtype=np.float32)
+        np.maximum.at(best, projects.doc_owner, similarity)
+        out[:, _F["dense_max"]] = best.max(axis=1)
+        top = -np.sort(-best, axis=1)[:, :3]
+        out[:, _F["dense_top3"]] = top.mean(axis=1)
+        query_means = normalise(projects.doc_sums)
+        out[:, _F["dense_mean"]] = query_means @ self.centroids[position]
+        assert self.lexical is not None and self.doc_lexical is not None
+        out[:, _F["lexical"]] = self.lexical.scores_against(projects.texts, position)
+        lexical_max = np.zeros(n, dtype=np.float32)
+        for d in docs:
+            lexical_max = np.maximum(
+                lexical_max, self.doc_lexical.scores_against(projects.texts, int(d))
+            )
+        out[:, _F["lexical_max"]] = lexical_max
+        out[:, _F["facets"]] = projects.shared_facet_counts(self.facets[position])
+        out[:, _F["log_documents"]] = np.log1p(len(docs))
+        if self.grouped[position]:
+            members = np.flatnonzero(self.group == self.group[position])
+            dense = np.zeros(n, dtype=np.float32)
+            lexical = np.zeros(n, dtype=np.float32)
+            for member in members:
+                member_docs = self.doc_vectors[self.entity_docs(int(member))]
+                sims = projects.doc_vectors @ member_docs.T
+                per_project = np.full(n, -1.0, dtype=np.float32)
+                np.maximum.at(per_project, projects.doc_owner, sims.max(axis=1))
+                dense += per_project
+                lexical += self.lexical.scores_against(projects.texts, int(member))
+            out[:, _F["group_dense"]] = dense / len(members)
+            out[:, _F["group_lexical"]] = lexical / len(members)
+        return out
+
+
+_F = {name: i for i, name in enumerate(FEATURES)}
+
+
+def _top_mean(scores: Vector, owner: npt.NDArray[np.int64], n: int, k: int) -> Vector:
+    """Per owner, the mean of its k highest finite scores (-1 for an owner with none)."""
+    finite = np.isfinite(scores)
+    scores, owner = scores[finite], owner[finite]
+    out = np.full(n, -1.0, dtype=np.float32)
+    if not len(scores):
+        return out
+    order = np.lexsort((-scores, owner))
+    owner_sorted, scores_sorted = owner[order], scores[order]
+    starts = np.searchsorted(owner_sorted, owner_sorted, side="left")
+    keep = (np.arange(len(order)) - starts) < k
+    totals = np.bincount(owner_sorted[keep], weights=scores_sorted[keep], minlength=n)
+    counts = np.bincount(owner_sorted[keep], minlength=n)
+    has = counts > 0
+    out[has] = (totals[has] / counts[has]).astype(np.float32)
+    return out
 
 
 @dataclass
@@ -173,14 +301,14 @@ class Recommender:
         encoder: DocumentEncoder,
         collections: dict[EntityKind, _Collection],
         *,
-        weights: Weights,
+        scorers: Mapping[EntityKind, LinearScorer] | None = None,
         hub_country: str,
         today: Callable[[], dt.date],
     ) -> None:
         self.store = store
         self.encoder = encoder
         self.collections = collections
-        self.weights = weights
+        self.scorers = dict(scorers or {})
         self.hub_country = hub_country
         self.today = today
 
@@ -191,11 +319,12 @@ class Recommender:
         encoder: DocumentEncoder,
         models_dir: Path,
         *,
-        weights: Weights | None = None,
+        scorers: Mapping[EntityKind, LinearScorer] | None = None,
         hub_country: str = "NL",
         today: Callable[[], dt.date] = dt.date.today,
     ) -> Recommender:
-        """Load the saved indexes; raises IndexNotBuilt or StaleIndex with the command to run."""
+        """Load the saved indexes and, where trained, the rankers; raises IndexNotBuilt or
+        StaleIndex with the command to run. `scorers` overrides the saved rankers."""
         collections = {}
         for kind in EntityKind:
             documents = store.documents(kind)
@@ -206,15 +335,20 @@ class Recommender:
                 data_hash=store.data_hash(kind, documents),
             )
             collections[kind] = _Collection(kind, store.entities(kind), documents, index, manifest)
+        if scorers is None:
+            scorers = {}
+            for kind in (EntityKind.ORGANISATION, EntityKind.CALL):
+                loaded = load_scorer(ranker_path(models_dir, kind), encoder.embedder.name)
+                if loaded is not None:
+                    scorers[kind] = loaded
         log.info("recommender ready: %s", {k.value: len(c) for k, c in collections.items()})
         return cls(
-            store,
-            encoder,
-            collections,
-            weights=weights or Weights(),
-            hub_country=hub_country,
-            today=today,
+            store, encoder, collections, scorers=scorers, hub_country=hub_country, today=today
         )
+
+    def scorer(self, kind: EntityKind) -> LinearScorer:
+        """The scorer for pairs of a project with this kind (a trained ranker, or the default)."""
+        return self.scorers.get(kind, DEFAULT_SCORER)
 
     # ------------------------------------------------------------------ public directions
 
@@ -242,27 +376,45 @@ class Recommender:
         project_id: str,
         k: int = 10,
         kinds: Collection[OrgKind] | None = None,
+        *,
+        explain: bool = True,
+        exclude_documents: Collection[int] = (),
     ) -> list[Match]:
-        """The k best organisations for a stored project, best first. Raises NotFound."""
+        """The k best organisations for a stored project, best first. Raises NotFound.
+
+        `exclude_documents` (document store ids) are left out of the organisations' profiles;
+        without `explain`, matches carry no reasons (faster)."""
         query = self._stored_query(project_id, EntityKind.PROJECT)
         target = self.collections[EntityKind.ORGANISATION]
-        return self._forward(query, target, k, self._kind_mask(target, kinds))
+        features = target.features(query, exclude_documents)
+        return self._top(query, target, features, k, self._kind_mask(target, kinds), explain)
 
     def calls_for(
-        self, project_id: str, k: int = 10, include_forthcoming: bool = False
+        self,
+        project_id: str,
+        k: int = 10,
+        include_forthcoming: bool = False,
+        *,
+        explain: bool = True,
     ) -> list[Match]:
         """The k best funding calls for a stored project that are open today (and forthcoming
         ones, if asked). A call whose deadlines have all passed is never returned."""
         query = self._stored_query(project_id, EntityKind.PROJECT)
         target = self.collections[EntityKind.CALL]
-        return self._forward(query, target, k, self._call_mask(include_forthcoming))
+        features = target.features(query)
+        return self._top(query, target, features, k, self._call_mask(include_forthcoming), explain)
 
     def projects_for(
-        self, id: str, k: int = 10, allowed: Collection[str] | None = None
+        self,
+        id: str,
+        k: int = 10,
+        allowed: Collection[str] | None = None,
+        *,
+        explain: bool = True,
     ) -> list[Match]:
-        """The k projects that fit an organisation or a call best (the reverse direction).
-
-        `allowed` restricts the ranking to these project ids. Raises NotFound."""
+        """The k projects that fit an organisation or a call best (the reverse direction), by
+        the same pair scores as the forward direction. `allowed` restricts the ranking to these
+        project ids. Raises NotFound."""
         source_kind = self._known(id)
         if source_kind is None:
             raise NotFound("organisation or call", id)
@@ -272,30 +424,14 @@ class Recommender:
                 "or a call"
             )
         source = self.collections[source_kind]
-        position = source.positions.get(id)
-        if position is None:
-            raise NotFound(source_kind.value, id)
-        query = self._query_for(source, position)
+        position = source.positions[id]
         projects = self.collections[EntityKind.PROJECT]
-        mask = self._allowed_mask(projects, allowed)
-        dense = projects.dense(query.vectors)
-        lexical = (
-            source.lexical.scores_against(projects.texts, position)
-            if source.lexical and len(projects)
-            else np.zeros(len(projects), dtype=np.float32)
-        )
-        facets = projects.shared_facet_counts(query.facets)
+        features = source.features_against(position, projects)
+        query = self._query_for(source, position)
         return self._top(
-            query,
-            projects,
-            dense,
-            lexical,
-            facets,
-            k,
-            mask,
-            lexical_side=source,
-            lexical_row=position,
-        )
+            query, projects, features, k, self._allowed_mask(projects, allowed), explain,
+            scorer=self.scorer(source_kind), reverse_of=(source, position),
+        )  # fmt: skip
 
     def search(
         self,
@@ -305,13 +441,15 @@ class Recommender:
         kinds: Collection[OrgKind] | None = None,
         include_forthcoming: bool = False,
         allowed: Collection[str] | None = None,
+        *,
+        explain: bool = True,
     ) -> list[Match]:
         """Rank organisations, calls or projects for a pasted text such as an abstract."""
         if not text.strip():
             raise InvalidQuery("The text to search for is empty. Paste an abstract or a few lines.")
-        passages = self.encoder.sentences(text)
-        vectors = self.encoder.encode([text])
-        query = _Query(text, vectors, text_facets(text), passages)
+        query = _Query(text, self.encoder.encode([text]), text_facets(text), [])
+        if explain:
+            query.passages = self.encoder.sentences(text)
         if to is Target.PARTNERS:
             target = self.collections[EntityKind.ORGANISATION]
             mask = self._kind_mask(target, kinds)
@@ -321,7 +459,7 @@ class Recommender:
         else:
             target = self.collections[EntityKind.PROJECT]
             mask = self._allowed_mask(target, allowed)
-        return self._forward(query, target, k, mask)
+        return self._top(query, target, target.features(query), k, mask, explain)
 
     def recommend(
         self, project_id: str, to: Target, k: int = 10, kinds: Collection[OrgKind] | None = None
@@ -332,6 +470,15 @@ class Recommender:
         if to is Target.CALLS:
             return self.calls_for(project_id, k)
         raise InvalidQuery("A project is matched to partners or calls, not to projects.")
+
+    def features_for(
+        self, project_id: str, to: Target, *, exclude_documents: Collection[int] = ()
+    ) -> tuple[list[str], Matrix]:
+        """The candidates' ids and their feature rows for a stored project (for training)."""
+        query = self._stored_query(project_id, EntityKind.PROJECT)
+        kind = EntityKind.ORGANISATION if to is Target.PARTNERS else EntityKind.CALL
+        target = self.collections[kind]
+        return [e.id for e in target.entities], target.features(query, exclude_documents)
 
     # ------------------------------------------------------------------ scoring
 
@@ -349,92 +496,89 @@ class Recommender:
         return self._query_for(collection, position)
 
     def _query_for(self, collection: _Collection, position: int) -> _Query:
-        docs = collection.entity_docs(position)
-        passages = [p for i in docs for p in self.encoder.sentences(collection.doc_texts[i])]
         return _Query(
             text=collection.texts[position],
             vectors=collection.vectors_of(position),
             facets=collection.facets[position],
-            passages=passages,
+            passages=[],
             entity=collection.entities[position],
-        )
-
-    def _forward(
-        self, query: _Query, target: _Collection, k: int, mask: npt.NDArray[np.bool_] | None
-    ) -> list[Match]:
-        dense = target.dense(query.vectors)
-        lexical = (
-            target.lexical.scores(query.text)
-            if target.lexical
-            else np.zeros(len(target), dtype=np.float32)
-        )
-        facets = target.shared_facet_counts(query.facets)
-        return self._top(
-            query, target, dense, lexical, facets, k, mask, lexical_side=target, lexical_row=None
         )
 
     def _top(
         self,
         query: _Query,
         target: _Collection,
-        dense: Vector,
-        lexical: Vector,
-        facets: Vector,
+        features: Matrix,
         k: int,
         mask: npt.NDArray[np.bool_] | None,
+        explain: bool,
         *,
-        lexical_side: _Collection,
-        lexical_row: int | None,
+        scorer: LinearScorer | None = None,
+        reverse_of: tuple[_Collection, int] | None = None,
     ) -> list[Match]:
         if k < 1:
             raise InvalidQuery(f"k={k} must be at least 1.")
-        w = self.weights
-        parts = (
-            w.dense * dense,
-            w.lexical * lexical,
-            w.facet * np.minimum(facets, w.max_facets),
-        )
-        score = parts[0] + parts[1] + parts[2]
+        scorer = scorer or self.scorer(target.kind)
+        score = scorer.score(features)
         if query.entity is not None and query.entity.id in target.positions:
             score[target.positions[query.entity.id]] = -np.inf
         if mask is not None:
             score = np.where(mask, score, -np.inf)
-        eligible = int(np.isfinite(score).sum())
-        k = min(k, eligible)
+        k = min(k, int(np.isfinite(score).sum()))
         if k <= 0:
             return []
         top = np.argpartition(-score, k - 1)[:k]
         top = top[np.lexsort((top, -score[top]))]
-        return [
-            self._match(
-                query,
-                target,
-                int(i),
-                rank,
-                ScoreParts(*(float(p[i]) for p in parts)),
-                lexical_side,
-                lexical_row,
+        if explain and reverse_of is None and not query.passages and query.entity is not None:
+            source = self.collections[kind_of(query.entity)]
+            position = source.positions[query.entity.id]
+            query.passages = [
+                p
+                for i in source.entity_docs(position)
+                for p in self.encoder.sentences(source.doc_texts[i])
+            ]
+        matches = []
+        for rank, i in enumerate(top, start=1):
+            candidate = target.entities[int(i)]
+            reasons = (
+                self._reasons(query, target, int(i), features[i], scorer, reverse_of)
+                if explain
+                else None
             )
-            for rank, i in enumerate(top, start=1)
-        ]
+            matches.append(
+                Match(
+                    id=candidate.id,
+                    name=candidate.name,
+                    kind=target.kind.value,
+                    category=category_of(candidate),
+                    score=round(float(score[i]), 6),
+                    rank=rank,
+                    reasons=reasons,
+                )
+            )
+        return matches
 
-    def _match(
+    def _reasons(
         self,
         query: _Query,
         target: _Collection,
         position: int,
-        rank: int,
-        parts: ScoreParts,
-        lexical_side: _Collection,
-        lexical_row: int | None,
-    ) -> Match:
+        row: Vector,
+        scorer: LinearScorer,
+        reverse_of: tuple[_Collection, int] | None,
+    ) -> Reasons:
         candidate = target.entities[position]
-        terms: list[str] = []
-        if lexical_side.lexical is not None:
-            if lexical_row is None:
-                terms = lexical_side.lexical.shared_terms(query.text, position)
-            else:
-                terms = lexical_side.lexical.shared_terms(target.texts[position], lexical_row)
+        if reverse_of is None:
+            assert target.lexical is not None
+            terms = target.lexical.shared_terms(query.text, position)
+            sentences = self._best_sentences(query.passages, self._sentences(target, position))
+        else:
+            source, source_position = reverse_of
+            assert source.lexical is not None
+            terms = source.lexical.shared_terms(target.texts[position], source_position)
+            sentences = self._best_sentences(
+                self._sentences(source, source_position), self._sentences(target, position)
+            )
         deadline = verdict = None
         project = query.entity if isinstance(query.entity, Project) else None
         call = candidate if isinstance(candidate, FundingCall) else None
@@ -445,41 +589,31 @@ class Recommender:
             deadline = self._deadline(call)
             verdict = assess(call, project, self.hub_country)
         reasons = Reasons(
-            score_parts=parts,
-            sentences=self._best_sentences(query, target, position),
+            score_parts=scorer.parts(row),
+            features={name: round(float(v), 6) for name, v in zip(FEATURES, row, strict=True)},
+            sentences=sentences,
             shared_facets=tuple(str(f) for f in shared(query.facets, target.facets[position])),
             shared_terms=tuple(terms),
             deadline=deadline,
             eligibility=verdict,
         )
-        reasons = Reasons(**{**reasons.__dict__, "summary": summarise(reasons)})
-        return Match(
-            id=candidate.id,
-            name=candidate.name,
-            kind=target.kind.value,
-            category=category_of(candidate),
-            score=round(parts.total, 6),
-            rank=rank,
-            reasons=reasons,
-        )
+        return replace(reasons, summary=summarise(reasons))
 
-    def _best_sentences(
-        self, query: _Query, target: _Collection, position: int
-    ) -> SentencePair | None:
-        candidate_passages = [
+    def _sentences(self, collection: _Collection, position: int) -> list[str]:
+        return [
             p
-            for i in target.entity_docs(position)
-            for p in self.encoder.sentences(target.doc_texts[i])
+            for i in collection.entity_docs(position)
+            for p in self.encoder.sentences(collection.doc_texts[i])
         ]
-        if not query.passages or not candidate_passages:
+
+    def _best_sentences(self, left_texts: list[str], right_texts: list[str]) -> SentencePair | None:
+        if not left_texts or not right_texts:
             return None
-        vectors = self.encoder.vectors([*query.passages, *candidate_passages])
-        left, right = vectors[: len(query.passages)], vectors[len(query.passages) :]
+        vectors = self.encoder.vectors([*left_texts, *right_texts])
+        left, right = vectors[: len(left_texts)], vectors[len(left_texts) :]
         similarity = left @ right.T
         i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
-        return SentencePair(
-            query.passages[i], candidate_passages[j], round(float(similarity[i, j]), 4)
-        )
+        return SentencePair(left_texts[i], right_texts[j], round(float(similarity[i, j]), 4))
 
     def _deadline(self, call: FundingCall) -> DeadlineInfo:
         today = self.today()
@@ -518,3 +652,9 @@ class Recommender:
             return None
         wanted = set(allowed)
         return np.array([e.id in wanted for e in target.entities], dtype=bool)
+
+
+def ranker_path(models_dir: Path, kind: EntityKind) -> Path:
+    """Where the trained ranker for pairs of a project with this kind is saved."""
+    name = "partners" if kind is EntityKind.ORGANISATION else "calls"
+    return Path(models_dir) / "ranker" / f"{name}.json"

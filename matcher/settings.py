@@ -33,9 +33,6 @@ class Settings:
     top_k: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
-    dense_weight: float = 1.0
-    lexical_weight: float = 0.5
-    facet_weight: float = 0.02
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -79,9 +76,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "top_k": int,
     "host": str,
     "port": int,
-    "dense_weight": float,
-    "lexical_weight": float,
-    "facet_weight": float,
 }
 
 

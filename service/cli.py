@@ -81,6 +81,8 @@ def _print_matches(matches: list[Match], as_json: bool) -> None:
         return
     for m in matches:
         click.echo(f"{m.rank:>3}. {m.score:6.3f}  {m.id}  {m.name}  [{m.category}]")
+        if m.reasons is None:
+            continue
         click.echo(f"       {m.reasons.summary}")
         if m.reasons.sentences is not None:
             click.echo(f"       query:     {m.reasons.sentences.query}")

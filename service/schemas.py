@@ -28,12 +28,6 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
-class ScoreParts(BaseModel):
-    dense: float
-    lexical: float
-    facets: float
-
-
 class SentencePair(BaseModel):
     query: str
     candidate: str
@@ -55,7 +49,11 @@ class VerdictOut(BaseModel):
 
 class ReasonsOut(BaseModel):
     summary: str
-    score_parts: ScoreParts
+    score_parts: dict[str, float] = Field(
+        description="The score split by evidence (dense, lexical, facets, profile, programme, "
+        "bias); the parts add up to the score."
+    )
+    features: dict[str, float] = Field(description="The feature values the score comes from.")
     sentences: SentencePair | None
     shared_facets: list[str]
     shared_terms: list[str]
@@ -75,6 +73,7 @@ class MatchOut(BaseModel):
     @classmethod
     def of(cls, match: Match) -> MatchOut:
         r = match.reasons
+        assert r is not None, "matches served over the API always carry reasons"
         d = r.deadline
         return cls(
             id=match.id,
@@ -85,11 +84,8 @@ class MatchOut(BaseModel):
             rank=match.rank,
             reasons=ReasonsOut(
                 summary=r.summary,
-                score_parts=ScoreParts(
-                    dense=r.score_parts.dense,
-                    lexical=r.score_parts.lexical,
-                    facets=r.score_parts.facets,
-                ),
+                score_parts=r.score_parts,
+                features=r.features,
                 sentences=(
                     SentencePair(
                         query=r.sentences.query,

@@ -9,7 +9,6 @@ from matcher import (
     SentenceTransformerEmbedder,
     Settings,
     Store,
-    Weights,
 )
 
 
@@ -36,11 +35,6 @@ def open_recommender(
         store,
         make_encoder(settings, store, embedder),
         settings.models_dir,
-        weights=Weights(
-            dense=settings.dense_weight,
-            lexical=settings.lexical_weight,
-            facet=settings.facet_weight,
-        ),
         hub_country=settings.hub_country,
         today=settings.current_date,
     )

@@ -30,3 +30,12 @@ def test_shared_terms_are_readable_words():
     assert index.shared_terms("retinal gene therapies", 0) == ["retinal", "gene", "therapy"] or set(
         index.shared_terms("retinal gene therapies", 0)
     ) == {"retinal", "gene", "therapy"}
+
+
+def test_scoring_a_document_without_part_of_it():
+    texts = ["AAV vectors for the retina. Also CAR-T cells.", "CAR-T cells for lymphoma", "x y"]
+    index = LexicalIndex().fit(texts)
+    query = "CAR-T cells for lymphoma patients"
+    np.testing.assert_allclose(index.score_without(query, 1, []), index.scores(query)[1], rtol=1e-5)
+    without = index.score_without(query, 0, ["Also CAR-T cells."])
+    assert without == 0.0 < index.scores(query)[0]

@@ -1,5 +1,6 @@
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from matcher import (
@@ -29,7 +30,7 @@ def test_ranks_and_scores_are_consistent(recommender):
     assert [m.rank for m in matches] == [1, 2, 3]
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
     for m in matches:
-        assert m.score == pytest.approx(m.reasons.score_parts.total, abs=1e-5)
+        assert m.score == pytest.approx(sum(m.reasons.score_parts.values()), abs=1e-5)
 
 
 def test_kind_filter(recommender):
@@ -112,3 +113,37 @@ def test_an_edit_after_the_build_makes_the_index_stale(store, settings, embedder
 def test_k_larger_than_the_collection_returns_all(recommender, world, store):
     assert len(recommender.partners_for("P-1", k=50)) == 3
     load_directory(store, world / "data")  # unchanged data keeps the index valid
+
+
+def test_forward_and_reverse_features_agree(recommender):
+    from matcher import EntityKind, Target
+
+    for target, kind in (
+        (Target.PARTNERS, EntityKind.ORGANISATION),
+        (Target.CALLS, EntityKind.CALL),
+    ):
+        collection = recommender.collections[kind]
+        projects = recommender.collections[EntityKind.PROJECT]
+        for project_id in ("P-1", "P-2"):
+            ids, forward = recommender.features_for(project_id, target)
+            for position, candidate in enumerate(ids):
+                back = collection.features_against(position, projects)
+                row = projects.positions[project_id]
+                np.testing.assert_allclose(
+                    back[row], forward[position], atol=1e-5, err_msg=candidate
+                )
+
+
+def test_excluded_documents_leave_the_profile(recommender, store):
+    from matcher import EntityKind
+
+    docs = [d for d in store.documents(EntityKind.ORGANISATION) if d.entity_id == "O-CELL"]
+    past = next(d for d in docs if "CD19" in d.text)
+    ids, full = recommender.features_for("P-2", Target.PARTNERS)
+    _, masked = recommender.features_for("P-2", Target.PARTNERS, exclude_documents=[past.rowid])
+    row = ids.index("O-CELL")
+    assert masked[row, 0] < full[row, 0]  # dense_max
+    assert masked[row, 3] < full[row, 3]  # lexical
+    assert masked[row, 6] < full[row, 6]  # log_documents
+    others = [i for i in range(len(ids)) if i != row]
+    np.testing.assert_allclose(masked[others], full[others])
