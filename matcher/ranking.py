@@ -84,7 +84,7 @@ class Ranker(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         sample_weight: npt.ArrayLike | None = None,
     ) -> Ranker:
         X, y = validate_data(self, X, y)
-        if groups is not None and len(np.asarray(groups)) != len(X):
+        if groups is not None and len(np.asarray(groups)) != np.shape(X)[0]:
             raise ValueError("groups must have one entry per row of X")
         self.scaler_ = StandardScaler().fit(X, sample_weight=sample_weight)
         self.model_ = LogisticRegression(
