@@ -23,7 +23,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/matcher init
 	$(DEMO_ENV) $(BIN)/matcher load data/demo
-	$(DEMO_ENV) $(BIN)/matcher build
+	$(DEMO_ENV) $(BIN)/matcher build --no-sentences
 	$(DEMO_ENV) $(BIN)/matcher serve
 
 lint: $(STAMP)

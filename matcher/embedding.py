@@ -35,8 +35,15 @@ class Embedder(Protocol):
 
     @property
     def max_words(self) -> int:
-        """The longest passage, in words, that fits the model's window."""
+        """The longest passage, in words, that surely fits the model's window."""
         ...
+
+    @property
+    def window(self) -> int:
+        """How many tokens of one text the model reads (special tokens excluded)."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
     def embed(self, texts: Sequence[str]) -> Matrix: ...
 
@@ -109,10 +116,18 @@ class SentenceTransformerEmbedder:
         return int(getter())
 
     @property
+    def window(self) -> int:
+        return int(getattr(self._model(), "max_seq_length", 0) or 256) - 2  # [CLS] and [SEP]
+
+    @property
     def max_words(self) -> int:
-        window = int(getattr(self._model(), "max_seq_length", 0) or 256)
-        # English text runs at roughly 1.3 to 1.5 word pieces per word, plus [CLS] and [SEP].
-        return max(8, int((window - 2) / 1.6))
+        # Scientific English runs at up to about 1.6 word pieces per word.
+        return max(8, int(self.window / 1.6))
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        tokenizer = self._model().tokenizer
+        encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:
@@ -132,8 +147,8 @@ class SentenceTransformerEmbedder:
 class DocumentEncoder:
     """Document vectors, and the sentence vectors that reasons are built from.
 
-    A document's vector is the normalised mean of its chunks' vectors: a text that fits the model's
-    window is embedded whole; a longer one in windows of whole sentences, so nothing is truncated.
+    A text that fits the model's window is embedded whole; a longer one in windows of whole
+    sentences, so nothing is truncated, and its vector is the lead-weighted mean of theirs.
     Chunks and sentences are embedded once and cached by content hash, so rebuilding after an edit
     embeds only what changed.
     """
@@ -143,7 +158,9 @@ class DocumentEncoder:
         self.cache = cache
 
     def chunks(self, text: str) -> list[str]:
-        return chunks(text, self.embedder.max_words) or [text.strip() or "(empty)"]
+        """Sentences packed into the model's window, measured in the model's own tokens."""
+        e = self.embedder
+        return chunks(text, e.max_words, e.count_tokens, e.window) or [text.strip() or "(empty)"]
 
     def sentences(self, text: str) -> list[str]:
         return passages(text, self.embedder.max_words) or [text.strip() or "(empty)"]
@@ -167,6 +184,28 @@ class DocumentEncoder:
         if not hashes:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
+
+    def warm(
+        self, texts: Sequence[str], should_stop: Callable[[], bool] = lambda: False, batch: int = 32
+    ) -> int:
+        """Embed and cache the sentences of these documents that are not cached yet, in small
+        batches so that queries running meanwhile wait little. Returns how many were embedded."""
+        sentences = list(dict.fromkeys(s for t in texts for s in self.sentences(t)))
+        done = 0
+        for start in range(0, len(sentences), batch):
+            if should_stop():
+                break
+            chunk = sentences[start : start + batch]
+            known = (
+                self.cache.cached_vectors(self.embedder.name, map(content_hash, chunk))
+                if self.cache
+                else {}
+            )
+            missing = [t for t in chunk if content_hash(t) not in known]
+            if missing:
+                self.vectors(missing)
+                done += len(missing)
+        return done
 
     def units(self, texts: Sequence[str], sentences: bool = True) -> list[str]:
         """Everything that embedding these documents needs: their chunks, and their sentences."""
@@ -193,9 +232,15 @@ class DocumentEncoder:
         out = np.zeros((len(texts), self.embedder.dim), np.float32)
         start = 0
         for i, cs in enumerate(split):
-            out[i] = vectors[start : start + len(cs)].mean(axis=0)
+            out[i] = lead_weights(len(cs)) @ vectors[start : start + len(cs)]
             start += len(cs)
         return normalise(out)
+
+
+def lead_weights(n: int) -> npt.NDArray[np.float32]:
+    """Weights of a document's chunks, 1, 1/2, 1/3, ...: the title and opening carry the most,
+    as they do for a reader, while the rest still counts."""
+    return (1.0 / np.arange(1, n + 1)).astype(np.float32)
 
 
 def normalise(matrix: Matrix) -> Matrix:

@@ -471,6 +471,12 @@ class Recommender:
             return self.calls_for(project_id, k)
         raise InvalidQuery("A project is matched to partners or calls, not to projects.")
 
+    def warm_sentences(self, should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Embed every stored sentence not cached yet (an index built without sentences), so
+        that reasons need no model call later. Returns how many were embedded."""
+        texts = [t for c in self.collections.values() for t in c.doc_texts]
+        return self.encoder.warm(texts, should_stop)
+
     def features_for(
         self, project_id: str, to: Target, *, exclude_documents: Collection[int] = ()
     ) -> tuple[list[str], Matrix]:

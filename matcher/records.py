@@ -30,7 +30,7 @@ from .errors import InvalidRecord
 
 E = TypeVar("E", bound=StrEnum)
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 COUNTRY_GROUPS = ("ANY", "EU")
 
@@ -67,7 +67,7 @@ class _Fields:
         value = self.text(name)
         if not _ID.match(value):
             raise InvalidRecord(
-                f"{value!r} is not a valid id (letters, digits, '.', '_', ':', '-'; at most 64)",
+                f"{value!r} is not a valid id (letters, digits, '.', '_', ':', '-'; at most 128)",
                 field=name,
             )
         return value

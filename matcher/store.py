@@ -68,6 +68,7 @@ class StoredDocument:
     entity_rowid: int
     entity_id: str
     text: str
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -252,12 +253,12 @@ class Store:
         """Every document of every entity of a kind, ordered by entity then position."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT d.rowid, e.rowid, e.id, d.text FROM documents d"
+                "SELECT d.rowid, e.rowid, e.id, d.text, d.title FROM documents d"
                 " JOIN entities e ON e.rowid = d.entity_rowid WHERE e.kind = ?"
                 " ORDER BY e.rowid, d.position",
                 (kind.value,),
             ).fetchall()
-        return [StoredDocument(int(r[0]), int(r[1]), r[2], r[3]) for r in rows]
+        return [StoredDocument(int(r[0]), int(r[1]), r[2], r[3], r[4]) for r in rows]
 
     def data_hash(self, kind: EntityKind, documents: list[StoredDocument] | None = None) -> str:
         """A digest of what an index of this kind is built from: document ids and texts."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 
 # A sentence ends at . ! or ? followed by whitespace and an upper-case letter, digit or bracket;
 # abbreviations common in the field (e.g., i.e., approx., vs., Dr.) do not end one.
@@ -51,18 +52,26 @@ def passages(text: str, max_words: int) -> list[str]:
     return out
 
 
-def chunks(text: str, max_words: int) -> list[str]:
-    """Consecutive sentences packed into windows of at most `max_words` words.
+def chunks(
+    text: str,
+    max_words: int,
+    size_of: Callable[[list[str]], list[int]] | None = None,
+    window: int | None = None,
+) -> list[str]:
+    """Consecutive sentences packed into windows of at most `window` units (`size_of` measures
+    sentences, by default in words; `window` defaults to `max_words`).
 
     A text that fits the window is one chunk, so it embeds exactly as a whole; a longer one is
-    cut at sentence boundaries (and an over-long sentence into overlapping windows).
+    cut at sentence boundaries (and a sentence over `max_words` into overlapping windows).
     """
+    pieces = passages(text, max_words)
+    sizes = size_of(pieces) if size_of else [len(p.split()) for p in pieces]
+    limit = window if window is not None else max_words
     out: list[str] = []
     current: list[str] = []
     size = 0
-    for piece in passages(text, max_words):
-        n = len(piece.split())
-        if current and size + n > max_words:
+    for piece, n in zip(pieces, sizes, strict=True):
+        if current and size + n > limit:
             out.append(" ".join(current))
             current, size = [], 0
         current.append(piece)

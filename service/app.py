@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,11 +29,21 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         store = open_store(settings)
         try:
             app.state.settings = settings
-            app.state.recommender = open_recommender(settings, store, embedder)
+            recommender = open_recommender(settings, store, embedder)
+            app.state.recommender = recommender
             # Load the model now, so that the first request does not wait for it.
-            app.state.recommender.encoder.embedder.embed(["warm up"])
-            log.info("serving %s", app.state.recommender.counts())
+            recommender.encoder.embedder.embed(["warm up"])
+            # An index built with --no-sentences serves at once; the sentences that reasons
+            # quote are embedded meanwhile, in small batches.
+            stop = threading.Event()
+            warming = threading.Thread(
+                target=recommender.warm_sentences, args=(stop.is_set,), daemon=True
+            )
+            warming.start()
+            log.info("serving %s", recommender.counts())
             yield
+            stop.set()
+            warming.join(timeout=30)
         finally:
             store.close()
 

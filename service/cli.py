@@ -128,13 +128,16 @@ def load(directory: Path) -> None:
 
 
 @main.command()
+@click.option("--sentences/--no-sentences", default=True, show_default=True,
+              help="Also embed every sentence now, for the reasons of matches; without it the "
+              "server embeds them in the background after it starts.")  # fmt: skip
 @_friendly
-def build() -> None:
-    """Embed every text (reusing cached sentences) and write the indexes to MATCHER_MODELS_DIR."""
+def build(sentences: bool) -> None:
+    """Embed every text (reusing cached ones) and write the indexes to MATCHER_MODELS_DIR."""
     settings = _settings()
     with open_store(settings) as store:
         encoder = make_encoder(settings, store)
-        reports = build_indexes(store, encoder, settings.models_dir, _Bar())
+        reports = build_indexes(store, encoder, settings.models_dir, _Bar(), sentences)
     for r in reports:
         click.echo(
             f"{r.kind}s: {r.documents} documents, {r.embedded} texts embedded, {r.seconds:.1f} s"

@@ -38,7 +38,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many matches to return.")]
-Id = Annotated[str, Path(min_length=1, max_length=64)]
+Id = Annotated[str, Path(min_length=1, max_length=128)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 

@@ -14,6 +14,10 @@ class CountingEmbedder:
     name = property(lambda self: self.real.name)
     dim = property(lambda self: self.real.dim)
     max_words = property(lambda self: self.real.max_words)
+    window = property(lambda self: self.real.window)
+
+    def count_tokens(self, texts):
+        return self.real.count_tokens(texts)
 
     def embed(self, texts):
         self.calls.append(list(texts))

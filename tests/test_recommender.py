@@ -147,3 +147,17 @@ def test_excluded_documents_leave_the_profile(recommender, store):
     assert masked[row, 6] < full[row, 6]  # log_documents
     others = [i for i in range(len(ids)) if i != row]
     np.testing.assert_allclose(masked[others], full[others])
+
+
+def test_an_index_built_without_sentences_warms_them_later(tmp_path, embedder):
+    from matcher import Store, build_indexes
+    from tests.conftest import write_world
+
+    with Store(tmp_path / "m.db") as store:
+        load_directory(store, write_world(tmp_path / "data"))
+        encoder = DocumentEncoder(embedder, store)
+        build_indexes(store, encoder, tmp_path / "models", sentences=False)
+        recommender = Recommender.open(store, encoder, tmp_path / "models", today=lambda: TODAY)
+        assert recommender.warm_sentences() > 0
+        assert recommender.warm_sentences() == 0
+        assert recommender.partners_for("P-1", k=1)[0].reasons.sentences is not None

