@@ -8,7 +8,9 @@ into a temporary store as projects, organisations and calls, indexed with `match
 and every query is ranked by the recommender the service uses (`partners_for` / `calls_for`, the
 leave-one-out mask passed as documents to exclude). With `--scorer trained` (the default) the
 ranker is learned from TRAIN only: when TRAIN is DIR, by 5-fold cross-fitting over queries, so
-no query is scored by a ranker that saw its labels. Prints a table; writes JSON shaped
+no query is scored by a ranker that saw its labels; otherwise the ranker in models/ranker is
+used when it was trained on exactly TRAIN with the same model (`--retrain` to learn it anew).
+Prints a table; writes JSON shaped
 {task: {slice: {n_queries, recall@10, ndcg@10, mrr}}} (plus stelmakh_loss for expert) and, with
 --run-dir, RUNS/<task>.run in TREC format (top 100 per query).
 """
@@ -24,14 +26,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from matcher import LinearScorer
+from matcher import EntityKind, LinearScorer, load_scorer, ranker_path
 
 from .evaluation import evaluate_task, write_run
 from .machine import describe
 from .pipeline import TaskRun, prepare, rank_all, train_scorers
-from .tasks import DEFAULT_DIR, load_tasks
+from .tasks import DEFAULT_DIR, data_hash, load_tasks
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
 
 log = logging.getLogger("bench.quality")
+
+
+def saved_rankers(train_dir: Path, model: str) -> dict[str, LinearScorer]:
+    """The rankers in models/ranker that were trained on exactly these files with this model."""
+    out = {}
+    for kind, entity in (("partners", EntityKind.ORGANISATION), ("calls", EntityKind.CALL)):
+        scorer = load_scorer(ranker_path(MODELS, entity), model)
+        if scorer is not None and scorer.manifest.get("train_hash") == data_hash(train_dir):
+            out[kind] = scorer
+    return out
 
 
 def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
@@ -67,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=None, help="embedding cache kept between runs (SQLite)"
     )
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train from TRAIN even where models/ranker holds a ranker trained on it",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
@@ -83,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [prepare(task, workdir / "score", args.model, args.cache) for task in tasks]
         same = train_dir.resolve() == args.dir.resolve()
         training: list[TaskRun] = runs
-        if args.scorer == "trained" and not same:
+        saved = {} if same or args.retrain else saved_rankers(train_dir, args.model)
+        if args.scorer == "trained" and not same and len(saved) < 2:
             train_tasks = load_tasks(train_dir, only)
             training = [prepare(t, workdir / "train", args.model, args.cache) for t in train_tasks]
         for run in runs:
@@ -92,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             elif args.scorer.startswith("feature:"):
                 single = LinearScorer({args.scorer.split(":", 1)[1]: 1.0})
                 scores = rank_all(run, lambda query, single=single: single)
+            elif run.task.kind in saved:
+                ranker = saved[run.task.kind]
+                scores = rank_all(run, lambda query, ranker=ranker: ranker)
             else:
                 scores = rank_all(run, train_scorers(training, run, args.folds if same else 0))
             results[run.task.name] = evaluate_task(run.task, scores)

@@ -13,6 +13,7 @@ FEATURES: tuple[str, ...] = (
     "dense_top3",
     "lexical",
     "lexical_max",
+    "tfidf",
     "facets",
     "log_documents",
     "group_dense",
@@ -24,6 +25,7 @@ dense_mean     cosine between the project and the mean of the other side's docum
 dense_top3     mean cosine of the other side's three documents closest to the project
 lexical        BM25 of the project against all of the other side's text, normalised to [0, 1]
 lexical_max    the same against the other side's best single document
+tfidf          TF-IDF cosine (words and word pairs) with all of the other side's documents
 facets         shared facets (modality, indication, capability, stage), at most 6
 log_documents  log(1 + number of profile documents): the size of a track record
 group_dense    mean dense_max over the calls of the same programme (0 for organisations)
@@ -36,6 +38,7 @@ FAMILIES: dict[str, str] = {
     "dense_top3": "dense",
     "lexical": "lexical",
     "lexical_max": "lexical",
+    "tfidf": "lexical",
     "facets": "facets",
     "log_documents": "profile",
     "group_dense": "programme",

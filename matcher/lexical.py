@@ -152,3 +152,55 @@ class LexicalIndex:
         ids = [int(t) for t in self.term_ids(text) if int(t) in weight]
         ids.sort(key=lambda t: -weight[t])
         return [self.terms_[t] for t in ids[:limit]]
+
+
+class TfidfIndex:
+    """TF-IDF cosine (words and word pairs, sublinear term frequency) between a text and each
+    entity's documents taken together; an entity can be scored with some documents left out."""
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2)) -> None:
+        self.ngram_range = ngram_range
+
+    def fit(self, documents: Sequence[str], owner: npt.NDArray[np.int64], n: int) -> TfidfIndex:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        self.vectorizer_ = CountVectorizer(
+            tokenizer=tokens, lowercase=False, token_pattern=None, ngram_range=self.ngram_range
+        )
+        counts = sp.csr_matrix(self.vectorizer_.fit_transform(documents), dtype=np.float32)
+        df = np.asarray((counts > 0).sum(axis=0), dtype=np.float64).ravel()
+        self.idf_ = (np.log((1 + len(documents)) / (1 + df)) + 1).astype(np.float32)
+        membership = sp.csr_matrix(
+            (np.ones(len(owner), dtype=np.float32), (owner, np.arange(len(owner)))),
+            shape=(n, len(owner)),
+        )
+        self.doc_counts_ = counts
+        self.entity_counts_ = sp.csr_matrix(membership @ counts)
+        self.vectors_ = self._weigh(self.entity_counts_)
+        return self
+
+    def _weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        weighted = counts.copy()
+        weighted.data = (1 + np.log(np.maximum(weighted.data, 1e-12))) * self.idf_[weighted.indices]
+        weighted.data[counts.data <= 0] = 0
+        weighted.eliminate_zeros()
+        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+        scale = sp.diags(1 / np.maximum(norms, 1e-12))
+        return sp.csr_matrix(scale @ weighted, dtype=np.float32)
+
+    def query(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self._weigh(sp.csr_matrix(self.vectorizer_.transform(texts), dtype=np.float32))
+
+    def scores(self, text: str) -> npt.NDArray[np.float32]:
+        """Cosine of the text with every entity."""
+        return np.asarray((self.vectors_ @ self.query([text]).T).toarray(), np.float32).ravel()
+
+    def scores_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:
+        """Cosine of many texts with one entity: the reverse direction."""
+        return np.asarray((self.query(texts) @ self.vectors_[row].T).toarray(), np.float32).ravel()
+
+    def score_without(self, text: str, row: int, documents: Sequence[int]) -> float:
+        """Cosine with entity `row` as if the given documents (positions) were not in it."""
+        counts = self.entity_counts_[row] - self.doc_counts_[list(documents)].sum(axis=0)
+        vector = self._weigh(sp.csr_matrix(np.maximum(counts, 0), dtype=np.float32))
+        return float((self.query([text]) @ vector.T).toarray()[0, 0])

@@ -29,7 +29,7 @@ from .errors import InvalidQuery, NotFound
 from .facets import Facet, call_facets, organisation_facets, project_facets, shared, text_facets
 from .features import FEATURES, MAX_FACETS
 from .index import Manifest, VectorIndex
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, TfidfIndex
 from .ranking import DEFAULT_SCORER, LinearScorer, load_scorer
 from .reasons import DeadlineInfo, Reasons, SentencePair, summarise
 from .store import Store, StoredDocument
@@ -123,6 +123,11 @@ class _Collection:
         self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
         self.lexical = LexicalIndex().fit(self.texts) if self.entities else None
         self.doc_lexical = LexicalIndex().fit(self.doc_texts) if self.doc_texts else None
+        self.tfidf = (
+            TfidfIndex().fit(self.doc_texts, self.doc_owner, len(self.entities))
+            if self.doc_texts
+            else None
+        )
         self.facets = [facets_of(e) for e in self.entities]
         vocabulary = sorted({f for fs in self.facets for f in fs}, key=str)
         self.facet_ids = {f: i for i, f in enumerate(vocabulary)}
@@ -196,22 +201,22 @@ class _Collection:
             np.subtract.at(sums, self.doc_owner[dropped], self.doc_vectors[dropped])
             counts = counts - np.bincount(self.doc_owner[dropped], minlength=n)
         out[:, _F["dense_mean"]] = normalise(sums) @ query_mean
-        assert self.lexical is not None and self.doc_lexical is not None
+        assert self.lexical and self.doc_lexical and self.tfidf
         lexical = self.lexical.scores(query.text)
         doc_lexical = self.doc_lexical.scores(query.text)
+        tfidf = self.tfidf.scores(query.text)
         if dropped is not None and dropped.any():
             doc_lexical[dropped] = 0.0
             for position in np.unique(self.doc_owner[dropped]):
-                gone = [
-                    self.doc_texts[i]
-                    for i in np.flatnonzero(dropped)
-                    if self.doc_owner[i] == position
-                ]
-                lexical[position] = self.lexical.score_without(query.text, int(position), gone)
+                gone = [int(i) for i in np.flatnonzero(dropped) if self.doc_owner[i] == position]
+                texts = [self.doc_texts[i] for i in gone]
+                lexical[position] = self.lexical.score_without(query.text, int(position), texts)
+                tfidf[position] = self.tfidf.score_without(query.text, int(position), gone)
         lexical_max = np.zeros(n, dtype=np.float32)
         np.maximum.at(lexical_max, self.doc_owner, doc_lexical)
         out[:, _F["lexical"]] = lexical
         out[:, _F["lexical_max"]] = lexical_max
+        out[:, _F["tfidf"]] = tfidf
         out[:, _F["facets"]] = self.shared_facet_counts(query.facets)
         out[:, _F["log_documents"]] = np.log1p(np.maximum(counts, 0))
         out[:, _F["group_dense"]] = self._group_mean(dense_max)
@@ -234,8 +239,9 @@ class _Collection:
         out[:, _F["dense_top3"]] = top.mean(axis=1)
         query_means = normalise(projects.doc_sums)
         out[:, _F["dense_mean"]] = query_means @ self.centroids[position]
-        assert self.lexical is not None and self.doc_lexical is not None
+        assert self.lexical and self.doc_lexical and self.tfidf
         out[:, _F["lexical"]] = self.lexical.scores_against(projects.texts, position)
+        out[:, _F["tfidf"]] = self.tfidf.scores_against(projects.texts, position)
         lexical_max = np.zeros(n, dtype=np.float32)
         for d in docs:
             lexical_max = np.maximum(

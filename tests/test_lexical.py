@@ -39,3 +39,18 @@ def test_scoring_a_document_without_part_of_it():
     np.testing.assert_allclose(index.score_without(query, 1, []), index.scores(query)[1], rtol=1e-5)
     without = index.score_without(query, 0, ["Also CAR-T cells."])
     assert without == 0.0 < index.scores(query)[0]
+
+
+def test_tfidf_reverse_and_leave_out_agree_with_the_forward_scores():
+    from matcher.lexical import TfidfIndex
+
+    docs = ["AAV vectors for the retina", "CAR-T cells", "CAR-T cells for lymphoma", "x"]
+    owner = np.array([0, 0, 1, 2])
+    index = TfidfIndex().fit(docs, owner, 3)
+    queries = ["CAR-T lymphoma", "retina AAV"]
+    for row in range(3):
+        forward = [index.scores(q)[row] for q in queries]
+        np.testing.assert_allclose(index.scores_against(queries, row), forward, rtol=1e-5)
+    alone = TfidfIndex().fit(docs[:1] + docs[2:], np.array([0, 1, 2]), 3)
+    assert index.score_without("CAR-T cells", 0, [1]) == 0.0 < index.scores("CAR-T cells")[0]
+    assert alone.scores("retina")[0] > 0

