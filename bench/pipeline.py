@@ -171,10 +171,11 @@ def _subset(e: Examples, keep: npt.NDArray[np.bool_]) -> Examples:
 def train_scorers(
     training: list[TaskRun], run: TaskRun, folds: int
 ) -> Callable[[str], LinearScorer]:
-    """The scorer for each query of `run`, learned from the training runs of the same kind
-    (organisations or calls). With folds > 0 the training runs include `run` itself, and each
-    query is scored by a ranker fitted without the queries of its fold."""
-    pool = [r for r in training if r.task.kind == run.task.kind]
+    """The scorer for each query of `run`, learned from the training run of the same task (a
+    ranker pooled over tasks did worse on each: see docs/quality.md). With folds > 0 the
+    training run is `run` itself, and each query is scored by a ranker fitted without the
+    queries of its fold."""
+    pool = [r for r in training if r.task.name == run.task.name]
     data = {r.task.name: examples(r) for r in pool}
     manifest: dict[str, object] = {
         "tasks": sorted(data),

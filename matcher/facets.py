@@ -111,43 +111,56 @@ def canonical_indications(names: tuple[str, ...]) -> set[Facet]:
     return _from_text(" ; ".join(names), ("indication",))
 
 
-def project_facets(project: Project) -> set[Facet]:
-    """What the project is (modality, indications, stage) and what it needs (capabilities)."""
-    facets = {Facet("modality", project.modality.value), Facet("stage", project.stage.value)}
-    facets |= canonical_indications(project.indications)
-    facets |= _from_text(f"{project.title}. {project.abstract}", ("indication",))
-    for need in project.needs:
-        facets |= {Facet("capability", c) for c in _NEED_TO_CAPABILITIES[need]}
-    return facets
+@dataclass(frozen=True)
+class FacetSource:
+    """Where an entity's facets come from: its structured fields, and the facet families read
+    from the text of each of its documents (so that leaving a document out drops its facets)."""
 
+    fields: frozenset[Facet]
+    text_families: tuple[str, ...]
 
-def organisation_facets(org: Organisation) -> set[Facet]:
-    text = " ".join(d.text for d in org.profile)
-    facets = {Facet("modality", m.value) for m in org.modalities}
-    facets |= canonical_indications(org.indications)
-    facets |= {Facet("capability", c) for c in org.capabilities}
-    facets |= _from_text(text, ("modality", "indication"))
-    if not org.capabilities:
-        facets |= _from_text(text, ("capability",))
-    if org.kind in (OrgKind.PHARMA, OrgKind.BIOTECH):
-        facets.add(Facet("capability", "licensing"))
-    if org.kind is OrgKind.FUNDER:
-        facets.add(Facet("capability", "co_funding"))
-    return facets
-
-
-def call_facets(call: FundingCall) -> set[Facet]:
-    facets = _from_text(f"{call.title}. {call.text}", ("modality", "indication"))
-    facets.add(Facet("capability", "co_funding"))
-    low, high = call.eligibility.min_stage, call.eligibility.max_stage
-    if low is None and high is None:
+    def from_documents(self, texts: list[str]) -> set[Facet]:
+        facets = set(self.fields)
+        for text in texts:
+            facets |= _from_text(text, self.text_families)
         return facets
-    for stage in Stage:
-        if (low is None or stage.order >= low.order) and (
-            high is None or stage.order <= high.order
-        ):
-            facets.add(Facet("stage", stage.value))
-    return facets
+
+
+def facet_source(entity: Project | Organisation | FundingCall) -> FacetSource:
+    """A project: what it is (modality, indications, stage) and needs (capabilities). An
+    organisation: its tags, and modalities and indications named in its profile. A call: what
+    its text names, co-funding, and the stages it admits."""
+    facets: set[Facet] = set()
+    if isinstance(entity, Project):
+        facets = {Facet("modality", entity.modality.value), Facet("stage", entity.stage.value)}
+        facets |= canonical_indications(entity.indications)
+        for need in entity.needs:
+            facets |= {Facet("capability", c) for c in _NEED_TO_CAPABILITIES[need]}
+        return FacetSource(frozenset(facets), ("indication",))
+    if isinstance(entity, Organisation):
+        facets = {Facet("modality", m.value) for m in entity.modalities}
+        facets |= canonical_indications(entity.indications)
+        facets |= {Facet("capability", c) for c in entity.capabilities}
+        if entity.kind in (OrgKind.PHARMA, OrgKind.BIOTECH):
+            facets.add(Facet("capability", "licensing"))
+        if entity.kind is OrgKind.FUNDER:
+            facets.add(Facet("capability", "co_funding"))
+        families = ("modality", "indication") + (() if entity.capabilities else ("capability",))
+        return FacetSource(frozenset(facets), families)
+    facets = {Facet("capability", "co_funding")}
+    low, high = entity.eligibility.min_stage, entity.eligibility.max_stage
+    if low is not None or high is not None:
+        for stage in Stage:
+            if (low is None or stage.order >= low.order) and (
+                high is None or stage.order <= high.order
+            ):
+                facets.add(Facet("stage", stage.value))
+    return FacetSource(frozenset(facets), ("modality", "indication"))
+
+
+def facets_of(entity: Project | Organisation | FundingCall) -> set[Facet]:
+    """All of an entity's facets."""
+    return facet_source(entity).from_documents([d.text for d in entity.documents()])
 
 
 def text_facets(text: str) -> set[Facet]:

@@ -26,7 +26,7 @@ from .domain import Entity, EntityKind, FundingCall, Organisation, OrgKind, Proj
 from .eligibility import assess
 from .embedding import DocumentEncoder, Matrix, normalise
 from .errors import InvalidQuery, NotFound
-from .facets import Facet, call_facets, organisation_facets, project_facets, shared, text_facets
+from .facets import Facet, facet_source, shared, text_facets
 from .features import FEATURES, MAX_FACETS
 from .index import Manifest, VectorIndex
 from .lexical import LexicalIndex, TfidfIndex
@@ -71,14 +71,6 @@ def search_text(entity: Entity) -> str:
     return "\n".join([entity.title, entity.programme, entity.text])
 
 
-def facets_of(entity: Entity) -> set[Facet]:
-    if isinstance(entity, Project):
-        return project_facets(entity)
-    if isinstance(entity, Organisation):
-        return organisation_facets(entity)
-    return call_facets(entity)
-
-
 def category_of(entity: Entity) -> str:
     if isinstance(entity, Project):
         return entity.modality.value
@@ -109,6 +101,9 @@ class _Collection:
             [self.positions[documents[i].entity_id] for i in order], dtype=np.int64
         )
         self.doc_texts = [documents[i].text for i in order]
+        self.docs_of: list[list[int]] = [[] for _ in self.entities]
+        for doc, owner in enumerate(self.doc_owner.tolist()):
+            self.docs_of[owner].append(doc)
         self.doc_counts = np.bincount(self.doc_owner, minlength=len(self.entities))
         self.doc_vectors = (
             index.vectors(self.doc_rowids)
@@ -128,7 +123,11 @@ class _Collection:
             if self.doc_texts
             else None
         )
-        self.facets = [facets_of(e) for e in self.entities]
+        self.facet_sources = [facet_source(e) for e in self.entities]
+        self.facets = [
+            source.from_documents([self.doc_texts[i] for i in self.entity_docs(position)])
+            for position, source in enumerate(self.facet_sources)
+        ]
         vocabulary = sorted({f for fs in self.facets for f in fs}, key=str)
         self.facet_ids = {f: i for i, f in enumerate(vocabulary)}
         rows = [i for i, fs in enumerate(self.facets) for _ in fs]
@@ -149,7 +148,7 @@ class _Collection:
         return len(self.entities)
 
     def entity_docs(self, position: int) -> npt.NDArray[np.int64]:
-        return np.flatnonzero(self.doc_owner == position)
+        return np.array(self.docs_of[position], dtype=np.int64)
 
     def vectors_of(self, position: int) -> Matrix:
         return self.doc_vectors[self.entity_docs(position)]
@@ -218,6 +217,13 @@ class _Collection:
         out[:, _F["lexical_max"]] = lexical_max
         out[:, _F["tfidf"]] = tfidf
         out[:, _F["facets"]] = self.shared_facet_counts(query.facets)
+        if dropped is not None and dropped.any():
+            for position in np.unique(self.doc_owner[dropped]):
+                kept = [
+                    self.doc_texts[i] for i in self.entity_docs(int(position)) if not dropped[i]
+                ]
+                remaining = self.facet_sources[position].from_documents(kept)
+                out[position, _F["facets"]] = min(MAX_FACETS, len(remaining & query.facets))
         out[:, _F["log_documents"]] = np.log1p(np.maximum(counts, 0))
         out[:, _F["group_dense"]] = self._group_mean(dense_max)
         out[:, _F["group_lexical"]] = self._group_mean(lexical)

@@ -144,7 +144,7 @@ def test_excluded_documents_leave_the_profile(recommender, store):
     from matcher import FEATURES
 
     row = ids.index("O-CELL")
-    for name in ("dense_max", "lexical", "tfidf", "log_documents"):
+    for name in ("dense_max", "lexical", "tfidf", "facets", "log_documents"):
         column = FEATURES.index(name)
         assert masked[row, column] < full[row, column], name
     others = [i for i in range(len(ids)) if i != row]
