@@ -14,6 +14,7 @@ FEATURES: tuple[str, ...] = (
     "lexical",
     "lexical_max",
     "tfidf",
+    "rare_term",
     "facets",
     "log_documents",
     "group_dense",
@@ -26,6 +27,8 @@ dense_top3     mean cosine of the other side's three documents closest to the pr
 lexical        BM25 of the project against all of the other side's text, normalised to [0, 1]
 lexical_max    the same against the other side's best single document
 tfidf          TF-IDF cosine (words and word pairs) with all of the other side's documents
+rare_term      IDF of the rarest word the project shares with one of the other side's documents,
+               scaled to [0, 1]: a product, cell line or acronym that few documents use
 facets         shared facets (modality, indication, capability, stage), at most 6
 log_documents  log(1 + number of profile documents): the size of a track record
 group_dense    mean dense_max over the calls of the same programme (0 for organisations)
@@ -39,6 +42,7 @@ FAMILIES: dict[str, str] = {
     "lexical": "lexical",
     "lexical_max": "lexical",
     "tfidf": "lexical",
+    "rare_term": "lexical",
     "facets": "facets",
     "log_documents": "profile",
     "group_dense": "programme",

@@ -122,6 +122,31 @@ class LexicalIndex:
                 out[i] = sum(weight.get(int(t), 0.0) for t in ids) / norm
         return out
 
+    def rarest_shared(self, text: str) -> npt.NDArray[np.float32]:
+        """Per document, the IDF of the rarest query term it contains, over the highest IDF the
+        collection has: near 1 when they share a name almost no other document uses (a product,
+        a cell line, an acronym), 0 when they share nothing."""
+        ids = self.term_ids(text)
+        out = np.zeros(self.n_docs_, dtype=np.float32)
+        if not len(ids):
+            return out
+        present = self.counts_[:, ids].tocsc()
+        top = float(np.log(1 + (self.n_docs_ - 0.5) / 1.5))
+        for column, term in enumerate(ids):
+            rows = present.indices[present.indptr[column] : present.indptr[column + 1]]
+            np.maximum.at(out, rows, self.idf_[term] / top)
+        return out
+
+    def rarest_shared_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:
+        """`rarest_shared(text)[row]` for many texts (the reverse direction)."""
+        have = set(self.counts_[row].indices.tolist())
+        top = float(np.log(1 + (self.n_docs_ - 0.5) / 1.5))
+        out = np.zeros(len(texts), dtype=np.float32)
+        for i, text in enumerate(texts):
+            shared = [int(t) for t in self.term_ids(text) if int(t) in have]
+            out[i] = max((float(self.idf_[t]) / top for t in shared), default=0.0)
+        return out
+
     def score_without(self, text: str, row: int, removed: Sequence[str]) -> float:
         """The normalised score of the text against document `row` with the `removed` texts taken
         out of it (same collection statistics), as BM25 would score the shortened document."""

@@ -194,11 +194,9 @@ class _Collection:
         out[:, _F["dense_top3"]] = _top_mean(doc_scores, self.doc_owner, n, 3)
         query_mean = normalise(query.vectors.mean(axis=0, keepdims=True))[0]
         sums = self.doc_sums
-        counts = self.doc_counts.astype(np.float32)
         if dropped is not None and dropped.any():
             sums = sums.copy()
             np.subtract.at(sums, self.doc_owner[dropped], self.doc_vectors[dropped])
-            counts = counts - np.bincount(self.doc_owner[dropped], minlength=n)
         out[:, _F["dense_mean"]] = normalise(sums) @ query_mean
         assert self.lexical and self.doc_lexical and self.tfidf
         lexical = self.lexical.scores(query.text)
@@ -213,6 +211,12 @@ class _Collection:
                 tfidf[position] = self.tfidf.score_without(query.text, int(position), gone)
         lexical_max = np.zeros(n, dtype=np.float32)
         np.maximum.at(lexical_max, self.doc_owner, doc_lexical)
+        rare = self.doc_lexical.rarest_shared(query.text)
+        if dropped is not None:
+            rare[dropped] = 0.0
+        rare_term = np.zeros(n, dtype=np.float32)
+        np.maximum.at(rare_term, self.doc_owner, rare)
+        out[:, _F["rare_term"]] = rare_term
         out[:, _F["lexical"]] = lexical
         out[:, _F["lexical_max"]] = lexical_max
         out[:, _F["tfidf"]] = tfidf
@@ -224,7 +228,9 @@ class _Collection:
                 ]
                 remaining = self.facet_sources[position].from_documents(kept)
                 out[position, _F["facets"]] = min(MAX_FACETS, len(remaining & query.facets))
-        out[:, _F["log_documents"]] = np.log1p(np.maximum(counts, 0))
+        # The size of the whole track record, left-out documents included: counting them out
+        # would tell which candidates held the query's own record.
+        out[:, _F["log_documents"]] = np.log1p(self.doc_counts)
         out[:, _F["group_dense"]] = self._group_mean(dense_max)
         out[:, _F["group_lexical"]] = self._group_mean(lexical)
         return out
@@ -254,6 +260,12 @@ class _Collection:
                 lexical_max, self.doc_lexical.scores_against(projects.texts, int(d))
             )
         out[:, _F["lexical_max"]] = lexical_max
+        rare_term = np.zeros(n, dtype=np.float32)
+        for d in docs:
+            rare_term = np.maximum(
+                rare_term, self.doc_lexical.rarest_shared_against(projects.texts, int(d))
+            )
+        out[:, _F["rare_term"]] = rare_term
         out[:, _F["facets"]] = projects.shared_facet_counts(self.facets[position])
         out[:, _F["log_documents"]] = np.log1p(len(docs))
         if self.grouped[position]:
