@@ -126,7 +126,7 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         tokenizer = self._model().tokenizer
-        encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        encoded = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def embed(self, texts: Sequence[str]) -> Matrix:

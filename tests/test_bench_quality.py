@@ -1,0 +1,124 @@
+"""The quality harness on a tiny benchmark directory in the shared schema, cross-checked by hand."""
+
+import json
+import math
+
+import pytest
+
+from bench import quality
+from bench.evaluation import evaluate_task, stelmakh_loss
+from bench.tasks import Task
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture
+def bench_dir(tmp_path):
+    d = tmp_path / "bench"
+    d.mkdir()
+    manifest = {
+        "tasks": {
+            "trialpartner": {
+                "candidate_kind": "partners",
+                "binary_min_relevance": 1,
+                "gain": "relevance",
+                "profile_doc_mask": "query_id",
+            },
+            "call": {"candidate_kind": "calls", "binary_min_relevance": 2, "gain": "relevance"},
+        }
+    }
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    trials = {
+        "t1": "Mesenchymal stromal cells for knee osteoarthritis, intra-articular injection.",
+        "t2": "Umbilical cord MSC infusion for acute graft-versus-host disease after transplant.",
+        "t3": "Adipose-derived stem cells injected into osteoarthritic knees, phase 2.",
+        "t4": "Bone marrow MSC for steroid-refractory GvHD in children.",
+        "t5": "Cartilage repair with autologous chondrocytes in a collagen scaffold.",
+    }
+    queries = [
+        {"id": q, "title": q, "abstract": trials[q], "meta": {"cgt": q != "t2"}}
+        for q in ("t1", "t2")
+    ]
+    write(d / "trialpartner_projects.jsonl", queries)
+    write(d / "trialpartner_partners.jsonl", [
+        {"id": "org:knee", "name": "Knee Clinic", "type": "OTHER", "country": "",
+         "profile_text": "\n".join([trials["t1"], trials["t3"], trials["t5"]]),
+         "meta": {"profile_doc_ids": ["t1", "t3", "t5"]}},
+        {"id": "org:gvhd", "name": "GvHD Centre", "type": "INDUSTRY", "country": "",
+         "profile_text": "\n".join([trials["t2"], trials["t4"], trials["t5"]]),
+         "meta": {"profile_doc_ids": ["t2", "t4", "t5"]}},
+    ])  # fmt: skip
+    write(d / "trialpartner_qrels.jsonl", [
+        {"query_id": "t1", "candidate_id": "org:knee", "relevance": 2},
+        {"query_id": "t2", "candidate_id": "org:gvhd", "relevance": 1},
+    ])  # fmt: skip
+    write(d / "call_projects.jsonl", [
+        {"id": "p1", "title": "Gene therapy for blindness", "abstract": "AAV gene therapy for "
+         "inherited retinal disease.", "meta": {"health_cluster": True}},
+    ])  # fmt: skip
+    write(d / "call_calls.jsonl", [
+        {"id": "HLTH-01", "title": "Gene therapies for rare eye diseases", "text": "Gene "
+         "therapies for rare eye diseases", "meta": {"destination": "HLTH/RARE"}},
+        {"id": "ENRG-01", "title": "Offshore wind farms", "text": "Offshore wind farms",
+         "meta": {"destination": "CL5/WIND"}},
+    ])  # fmt: skip
+    write(d / "call_qrels.jsonl", [{"query_id": "p1", "candidate_id": "HLTH-01", "relevance": 2}])
+    return d
+
+
+def test_the_harness_scores_any_directory_in_the_schema(bench_dir, tmp_path, capsys):
+    out = tmp_path / "q.json"
+    runs = tmp_path / "runs"
+    args = ["--dir", str(bench_dir), "--train-dir", str(bench_dir), "--scorer", "default"]
+    code = quality.main([*args, "--json", str(out), "--run-dir", str(runs)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert set(result) == {"trialpartner", "call"}
+    assert set(result["trialpartner"]) == {"all", "cgt"}
+    assert set(result["call"]) == {"all", "health_cluster"}
+    for slices in result.values():
+        for metrics in slices.values():
+            assert set(metrics) == {"n_queries", "recall@10", "ndcg@10", "mrr"}
+    # The leave-one-out mask is applied: each query still finds its own partner first.
+    assert result["trialpartner"]["all"]["mrr"] == 1.0
+    assert result["call"]["all"]["recall@10"] == 1.0
+    lines = (runs / "trialpartner.run").read_text().splitlines()
+    first = lines[0].split()
+    assert len(first) == 6 and first[1] == "Q0" and first[3] == "1"
+    assert "trialpartner" in capsys.readouterr().out
+
+
+def test_a_missing_directory_is_skipped_cleanly(tmp_path, capsys):
+    assert quality.main(["--dir", str(tmp_path / "absent")]) == 0
+    assert "nothing to score" in capsys.readouterr().out
+
+
+def test_metrics_agree_with_a_hand_computation():
+    task = Task(
+        name="call",
+        info={"candidate_kind": "calls", "binary_min_relevance": 2, "gain": "relevance"},
+        queries=[{"id": "q1"}, {"id": "q2"}],
+        candidates=[{"id": c} for c in "abcd"],
+        qrels={"q1": {"a": 2, "b": 1}, "q2": {"c": 2, "d": 2}},
+        slices={"all": {"q1", "q2"}},
+    )
+    scores = {"q1": {"b": 4.0, "c": 3.0, "a": 2.0, "d": 1.0},
+              "q2": {"c": 4.0, "a": 3.0, "b": 2.0, "d": 1.0}}  # fmt: skip
+    m = evaluate_task(task, scores)["all"]
+    # q1: the relevant 'a' at rank 3 -> RR 1/3; q2: 'c' at rank 1 -> RR 1
+    assert m["mrr"] == pytest.approx((1 / 3 + 1) / 2)
+    assert m["recall@10"] == pytest.approx(1.0)
+    dcg1 = 1 / math.log2(2) + 2 / math.log2(4)
+    idcg1 = 2 / math.log2(2) + 1 / math.log2(3)
+    dcg2 = 2 / math.log2(2) + 2 / math.log2(5)
+    idcg2 = 2 / math.log2(2) + 2 / math.log2(3)
+    assert m["ndcg@10"] == pytest.approx((dcg1 / idcg1 + dcg2 / idcg2) / 2)
+
+
+def test_stelmakh_loss_by_hand():
+    task = Task("expert", {}, [], [], {"p1": {"r": 5}, "p2": {"r": 2}, "p3": {"r": 2}})
+    # p1 (5) above p2 (2): right; p1 below p3: wrong, costs 3; p2 vs p3 tie in rating: ignored
+    scores = {"p1": {"r": 0.5}, "p2": {"r": 0.1}, "p3": {"r": 0.9}}
+    assert stelmakh_loss(task, scores) == pytest.approx(3 / 6)
