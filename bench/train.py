@@ -2,10 +2,10 @@
 
     python -m bench.train [--dir DIR] [--out models] [--model NAME_OR_PATH] [--cache DB]
 
-Writes OUT/ranker/partners.json (trained on the partner tasks: trialpartner, expert) and
-OUT/ranker/calls.json (call, opencall), each with a manifest: the tasks, the model, the hash of
-the training files, the number of examples. `matcher` uses them when they match its model, and
-the default scorer otherwise.
+Writes OUT/ranker/partners.json (trained on trialpartner, the task closest to the hub's users)
+and OUT/ranker/calls.json (trained on call), each with a manifest: the task, the model and the
+hash of the training files. A ranker pooled over tasks did worse on each (docs/quality.md).
+`matcher` uses them when they match its model, and the default scorer otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .pipeline import prepare, train_scorers
 from .tasks import DEFAULT_DIR, data_hash, load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
+SOURCES = {"partners": "trialpartner", "calls": "call"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,12 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No benchmark at {args.dir}; nothing to train on.")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [prepare(t, Path(tmp), args.model, args.cache) for t in load_tasks(args.dir)]
+        tasks = load_tasks(args.dir, list(SOURCES.values()))
+        runs = {t.name: prepare(t, Path(tmp), args.model, args.cache) for t in tasks}
         for kind, entity in (("partners", EntityKind.ORGANISATION), ("calls", EntityKind.CALL)):
-            pool = [r for r in runs if r.task.kind == kind]
-            if not pool:
+            run = runs.get(SOURCES[kind])
+            if run is None:
                 continue
-            scorer = train_scorers(pool, pool[0], folds=0)(pool[0].queries()[0])
+            scorer = train_scorers([run], run, folds=0)(run.queries()[0])
             manifest = {
                 **scorer.manifest,
                 "name": f"{kind} ranker",

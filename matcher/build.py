@@ -64,7 +64,8 @@ def build_indexes(
         index = VectorIndex(encoder.embedder.dim)
         index.add(np.array([d.rowid for d in documents], dtype=np.int64), vectors)
         index.save(
-            index_dir(models_dir, kind), new_manifest(kind.value, encoder.embedder.name, data_hash)
+            index_dir(models_dir, kind),
+            new_manifest(kind.value, encoder.embedder.name, data_hash, sentences),
         )
         seconds = time.perf_counter() - started
         log.info("indexed %d %s documents in %.1f s", len(documents), kind.value, seconds)

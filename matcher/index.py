@@ -38,6 +38,8 @@ class Manifest:
     built_at: str
     index_sha256: str = ""
     format: int = FORMAT
+    sentences: bool = True
+    """Whether every sentence was embedded at build time too (for the reasons)."""
 
 
 class VectorIndex:
@@ -141,9 +143,12 @@ def read_manifest(directory: Path) -> Manifest:
         raise StaleIndex(f"{path} is not a valid manifest ({error}). {REBUILD}") from error
 
 
-def new_manifest(kind: str, model: str, data_hash: str) -> Manifest:
+def new_manifest(kind: str, model: str, data_hash: str, sentences: bool = True) -> Manifest:
     built_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    return Manifest(kind=kind, model=model, dim=0, count=0, data_hash=data_hash, built_at=built_at)
+    return Manifest(
+        kind=kind, model=model, dim=0, count=0, data_hash=data_hash, built_at=built_at,
+        sentences=sentences,
+    )  # fmt: skip
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

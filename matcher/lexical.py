@@ -8,6 +8,7 @@ the pair is reached from the query side or from the document side.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import Counter
@@ -37,9 +38,14 @@ def _words(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=512)
+def _cached_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_STEMMER.stemWords(_words(text)))
+
+
 def tokens(text: str) -> list[str]:
     """Stemmed tokens without stop words; hyphenated terms count whole and as their parts."""
-    return list(_STEMMER.stemWords(_words(text)))
+    return list(_cached_tokens(text))
 
 
 class LexicalIndex:
@@ -130,7 +136,9 @@ class LexicalIndex:
         out = np.zeros(self.n_docs_, dtype=np.float32)
         if not len(ids):
             return out
-        present = self.counts_[:, ids].tocsc()
+        if not hasattr(self, "counts_by_term_"):
+            self.counts_by_term_ = self.counts_.tocsc()
+        present = self.counts_by_term_[:, ids]
         top = float(np.log(1 + (self.n_docs_ - 0.5) / 1.5))
         for column, term in enumerate(ids):
             rows = present.indices[present.indptr[column] : present.indptr[column + 1]]
@@ -218,7 +226,8 @@ class TfidfIndex:
 
     def scores(self, text: str) -> npt.NDArray[np.float32]:
         """Cosine of the text with every entity."""
-        return np.asarray((self.vectors_ @ self.query([text]).T).toarray(), np.float32).ravel()
+        query = self.query([text]).toarray().ravel()
+        return np.asarray(self.vectors_ @ query, dtype=np.float32)
 
     def scores_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:
         """Cosine of many texts with one entity: the reverse direction."""

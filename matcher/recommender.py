@@ -105,6 +105,12 @@ class _Collection:
         for doc, owner in enumerate(self.doc_owner.tolist()):
             self.docs_of[owner].append(doc)
         self.doc_counts = np.bincount(self.doc_owner, minlength=len(self.entities))
+        # Documents laid out one row per entity (padded), for per-entity top-k without sorting
+        # the whole collection.
+        width = int(self.doc_counts.max()) if len(self.doc_counts) else 0
+        self.layout = np.full((len(self.entities), width), -1, dtype=np.int64)
+        for position, docs in enumerate(self.docs_of):
+            self.layout[position, : len(docs)] = docs
         self.doc_vectors = (
             index.vectors(self.doc_rowids)
             if len(self.doc_rowids)
@@ -160,6 +166,20 @@ class _Collection:
         counts = np.asarray(self.facet_matrix[:, cols].sum(axis=1), dtype=np.float32).ravel()
         return np.minimum(counts, MAX_FACETS)
 
+    def _top_mean(self, doc_scores: Vector, k: int) -> Vector:
+        """Per entity, the mean of its k best finite document scores (-1 if none)."""
+        n = len(self.entities)
+        if self.layout.shape[1] > 64:
+            return _top_mean(doc_scores, self.doc_owner, n, k)
+        padded = np.where(self.layout >= 0, doc_scores[self.layout], -np.inf)
+        padded = np.where(np.isfinite(padded), padded, -np.inf)
+        if padded.shape[1] > k:
+            padded = -np.partition(-padded, k - 1, axis=1)[:, :k]
+        finite = np.isfinite(padded)
+        counts = finite.sum(axis=1)
+        totals = np.where(finite, padded, 0.0).sum(axis=1)
+        return np.where(counts > 0, totals / np.maximum(counts, 1), -1.0).astype(np.float32)
+
     def _group_mean(self, values: Vector) -> Vector:
         """Per entity, the mean of `values` over the entities of its programme (0 if none)."""
         if not self.grouped.any():
@@ -175,13 +195,12 @@ class _Collection:
         out = np.zeros((n, len(FEATURES)), dtype=np.float32)
         if not n:
             return out
+        # Every document is scored, so this is the exact product with the vectors that the
+        # FAISS index holds (loaded once); a k-nearest search over all of them would only add a
+        # sort of the whole collection.
         doc_scores = np.full(len(self.doc_rowids), -1.0, dtype=np.float32)
-        if len(self.index) and len(query.vectors):
-            scores, ids = self.index.search(query.vectors, len(self.index))
-            for row in range(len(query.vectors)):
-                valid = ids[row] >= 0
-                at = np.searchsorted(self.doc_rowids, ids[row][valid])
-                doc_scores[at] = np.maximum(doc_scores[at], scores[row][valid])
+        if len(self.doc_vectors) and len(query.vectors):
+            doc_scores = (self.doc_vectors @ query.vectors.T).max(axis=1).astype(np.float32)
         dropped = (
             np.isin(self.doc_rowids, np.fromiter(exclude, dtype=np.int64)) if exclude else None
         )
@@ -191,13 +210,14 @@ class _Collection:
         np.maximum.at(dense_max, self.doc_owner, doc_scores)
         dense_max[~np.isfinite(dense_max)] = -1.0
         out[:, _F["dense_max"]] = dense_max
-        out[:, _F["dense_top3"]] = _top_mean(doc_scores, self.doc_owner, n, 3)
+        out[:, _F["dense_top3"]] = self._top_mean(doc_scores, 3)
         query_mean = normalise(query.vectors.mean(axis=0, keepdims=True))[0]
-        sums = self.doc_sums
+        out[:, _F["dense_mean"]] = self.centroids @ query_mean
         if dropped is not None and dropped.any():
-            sums = sums.copy()
-            np.subtract.at(sums, self.doc_owner[dropped], self.doc_vectors[dropped])
-        out[:, _F["dense_mean"]] = normalise(sums) @ query_mean
+            for position in np.unique(self.doc_owner[dropped]):
+                kept = [i for i in self.docs_of[position] if not dropped[i]]
+                centroid = normalise(self.doc_vectors[kept].sum(axis=0, keepdims=True))[0]
+                out[position, _F["dense_mean"]] = centroid @ query_mean
         assert self.lexical and self.doc_lexical and self.tfidf
         lexical = self.lexical.scores(query.text)
         doc_lexical = self.doc_lexical.scores(query.text)
@@ -498,8 +518,10 @@ class Recommender:
     def warm_sentences(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Embed every stored sentence not cached yet (an index built without sentences), so
         that reasons need no model call later. Returns how many were embedded."""
-        texts = [t for c in self.collections.values() for t in c.doc_texts]
-        return self.encoder.warm(texts, should_stop)
+        texts = [
+            t for c in self.collections.values() if not c.manifest.sentences for t in c.doc_texts
+        ]
+        return self.encoder.warm(texts, should_stop) if texts else 0
 
     def features_for(
         self, project_id: str, to: Target, *, exclude_documents: Collection[int] = ()
@@ -567,11 +589,21 @@ class Recommender:
                 for i in source.entity_docs(position)
                 for p in self.encoder.sentences(source.doc_texts[i])
             ]
+        memo: dict[str, Vector] = {}
+        if explain:
+            # One cache look-up (or model call) for every sentence the reasons compare.
+            texts = list(query.passages)
+            if reverse_of is not None:
+                texts += self._sentences(*reverse_of)
+            for i in top:
+                texts += self._sentences(target, int(i))
+            unique = list(dict.fromkeys(texts))
+            memo = dict(zip(unique, self.encoder.vectors(unique), strict=True)) if unique else {}
         matches = []
         for rank, i in enumerate(top, start=1):
             candidate = target.entities[int(i)]
             reasons = (
-                self._reasons(query, target, int(i), features[i], scorer, reverse_of)
+                self._reasons(query, target, int(i), features[i], scorer, reverse_of, memo)
                 if explain
                 else None
             )
@@ -596,18 +628,21 @@ class Recommender:
         row: Vector,
         scorer: LinearScorer,
         reverse_of: tuple[_Collection, int] | None,
+        memo: dict[str, Vector],
     ) -> Reasons:
         candidate = target.entities[position]
         if reverse_of is None:
             assert target.lexical is not None
             terms = target.lexical.shared_terms(query.text, position)
-            sentences = self._best_sentences(query.passages, self._sentences(target, position))
+            sentences = self._best_sentences(
+                query.passages, self._sentences(target, position), memo
+            )
         else:
             source, source_position = reverse_of
             assert source.lexical is not None
             terms = source.lexical.shared_terms(target.texts[position], source_position)
             sentences = self._best_sentences(
-                self._sentences(source, source_position), self._sentences(target, position)
+                self._sentences(source, source_position), self._sentences(target, position), memo
             )
         deadline = verdict = None
         project = query.entity if isinstance(query.entity, Project) else None
@@ -636,11 +671,13 @@ class Recommender:
             for p in self.encoder.sentences(collection.doc_texts[i])
         ]
 
-    def _best_sentences(self, left_texts: list[str], right_texts: list[str]) -> SentencePair | None:
+    def _best_sentences(
+        self, left_texts: list[str], right_texts: list[str], memo: dict[str, Vector]
+    ) -> SentencePair | None:
         if not left_texts or not right_texts:
             return None
-        vectors = self.encoder.vectors([*left_texts, *right_texts])
-        left, right = vectors[: len(left_texts)], vectors[len(left_texts) :]
+        left = np.stack([memo[t] for t in left_texts])
+        right = np.stack([memo[t] for t in right_texts])
         similarity = left @ right.T
         i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
         return SentencePair(left_texts[i], right_texts[j], round(float(similarity[i, j]), 4))
