@@ -39,12 +39,13 @@ log = logging.getLogger("bench.quality")
 
 
 def saved_rankers(train_dir: Path, model: str) -> dict[str, LinearScorer]:
-    """The rankers in models/ranker that were trained on exactly these files with this model."""
+    """By task, the rankers in models/ranker trained on exactly these files with this model."""
     out = {}
-    for kind, entity in (("partners", EntityKind.ORGANISATION), ("calls", EntityKind.CALL)):
+    for entity in (EntityKind.ORGANISATION, EntityKind.CALL):
         scorer = load_scorer(ranker_path(MODELS, entity), model)
         if scorer is not None and scorer.manifest.get("train_hash") == data_hash(train_dir):
-            out[kind] = scorer
+            for task in scorer.manifest.get("tasks", []):
+                out[str(task)] = scorer
     return out
 
 
@@ -103,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         same = train_dir.resolve() == args.dir.resolve()
         training: list[TaskRun] = runs
         saved = {} if same or args.retrain else saved_rankers(train_dir, args.model)
-        if args.scorer == "trained" and not same and len(saved) < 2:
-            train_tasks = load_tasks(train_dir, only)
+        missing = [r.task.name for r in runs if r.task.name not in saved]
+        if args.scorer == "trained" and not same and missing:
+            train_tasks = load_tasks(train_dir, missing)
             training = [prepare(t, workdir / "train", args.model, args.cache) for t in train_tasks]
         for run in runs:
             if args.scorer == "default":
@@ -112,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             elif args.scorer.startswith("feature:"):
                 single = LinearScorer({args.scorer.split(":", 1)[1]: 1.0})
                 scores = rank_all(run, lambda query, single=single: single)
-            elif run.task.kind in saved:
-                ranker = saved[run.task.kind]
+            elif run.task.name in saved:
+                ranker = saved[run.task.name]
                 scores = rank_all(run, lambda query, ranker=ranker: ranker)
             else:
                 scores = rank_all(run, train_scorers(training, run, args.folds if same else 0))

@@ -2,9 +2,10 @@
 
     python -m bench.train [--dir DIR] [--out models] [--model NAME_OR_PATH] [--cache DB]
 
-Writes OUT/ranker/partners.json (trained on trialpartner, the task closest to the hub's users)
-and OUT/ranker/calls.json (trained on call), each with a manifest: the task, the model and the
-hash of the training files. A ranker pooled over tasks did worse on each (docs/quality.md).
+Writes OUT/ranker/partners.json, trained on trialpartner (the task closest to the hub's users),
+with a manifest: the task, the model and the hash of the training files. Calls keep the default
+scorer: a ranker learned on `call` (topic titles) did worse than the default on `opencall` (full
+call texts, as the hub's calls are), see docs/quality.md.
 `matcher` uses them when they match its model, and the default scorer otherwise.
 """
 
@@ -22,7 +23,7 @@ from .pipeline import prepare, train_scorers
 from .tasks import DEFAULT_DIR, data_hash, load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = {"partners": "trialpartner", "calls": "call"}
+SOURCES = {"partners": "trialpartner"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tasks = load_tasks(args.dir, list(SOURCES.values()))
         runs = {t.name: prepare(t, Path(tmp), args.model, args.cache) for t in tasks}
-        for kind, entity in (("partners", EntityKind.ORGANISATION), ("calls", EntityKind.CALL)):
+        for kind, entity in (("partners", EntityKind.ORGANISATION),):
             run = runs.get(SOURCES[kind])
             if run is None:
                 continue
