@@ -20,11 +20,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# One process loads data/demo, builds what changed and serves, so the model loads once.
 demo: $(STAMP)
-	$(DEMO_ENV) $(BIN)/matcher init
-	$(DEMO_ENV) $(BIN)/matcher load data/demo
-	$(DEMO_ENV) $(BIN)/matcher build --no-sentences
-	$(DEMO_ENV) $(BIN)/matcher serve
+	$(DEMO_ENV) $(BIN)/matcher serve --load data/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -9,6 +9,7 @@ reuse the database, as a second `make demo` does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -51,7 +52,8 @@ def one_run(db: Path, models: Path) -> float:
                 raise SystemExit(f"make demo exited with {process.returncode}")
             time.sleep(0.2)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
 

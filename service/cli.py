@@ -230,8 +230,16 @@ def list_(kind: str) -> None:
 @main.command()
 @click.option("--host", default=None, help="Default: MATCHER_HOST or 127.0.0.1.")
 @click.option("--port", type=int, default=None, help="Default: MATCHER_PORT or 8000.")
+@click.option(
+    "--load",
+    "load_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="First load this directory and build the indexes (without sentences, which the server "
+    "then embeds in the background), all in this one process: what `make demo` does.",
+)
 @_friendly
-def serve(host: str | None, port: int | None) -> None:
+def serve(host: str | None, port: int | None, load_dir: Path | None) -> None:
     """Serve the HTTP API (docs at /docs, schema at /openapi.json)."""
     import uvicorn
 
@@ -239,9 +247,15 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings()
     with open_store(settings) as store:
-        open_recommender(settings, store)  # fail here, with the fix, rather than inside uvicorn
+        encoder = make_encoder(settings, store)
+        if load_dir is not None:
+            report = load_directory(store, load_dir)
+            click.echo(f"loaded {sum(report.files.values())} records from {load_dir}")
+            build_indexes(store, encoder, settings.models_dir, _Bar(), sentences=False)
+        # Fail here, with the fix, rather than inside uvicorn.
+        open_recommender(settings, store, encoder.embedder)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, encoder.embedder),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",

@@ -166,3 +166,19 @@ def test_an_index_built_without_sentences_warms_them_later(tmp_path, embedder):
         assert recommender.warm_sentences() > 0
         assert recommender.warm_sentences() == 0
         assert recommender.partners_for("P-1", k=1)[0].reasons.sentences is not None
+
+
+def test_a_saved_ranker_is_loaded_for_its_model_only(store, settings, embedder):
+    from matcher import EntityKind, LinearScorer, ranker_path, save_scorer
+
+    path = ranker_path(settings.models_dir, EntityKind.ORGANISATION)
+    save_scorer(LinearScorer({"tfidf": 1.0}, 0.0, {"model": embedder.name}), path)
+    encoder = DocumentEncoder(embedder, store)
+    loaded = Recommender.open(store, encoder, settings.models_dir, today=lambda: TODAY)
+    assert loaded.scorer(EntityKind.ORGANISATION).weights == {"tfidf": 1.0}
+    match = loaded.partners_for("P-1", k=1)[0]
+    assert match.score == pytest.approx(match.reasons.features["tfidf"], abs=1e-5)
+    assert match.reasons.score_parts == {"lexical": pytest.approx(match.score, abs=1e-5)}
+    save_scorer(LinearScorer({"tfidf": 1.0}, 0.0, {"model": "another-model"}), path)
+    other = Recommender.open(store, encoder, settings.models_dir, today=lambda: TODAY)
+    assert other.scorer(EntityKind.ORGANISATION).manifest["name"] == "default"

@@ -29,7 +29,16 @@ def test_uvicorn_serves_matches_over_http(world, tmp_path):
         "MATCHER_TODAY": TODAY.isoformat(),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--load",
+            str(world / "data"),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
