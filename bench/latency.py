@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from .machine import describe
+from .machine import describe, free_port
 
 ABSTRACTS = [
     "We engineer CD19/CD22 bispecific CAR-T cells for relapsed B-cell lymphoma and need a "
@@ -33,12 +32,6 @@ ABSTRACTS = [
     "iPSC-derived dopaminergic progenitors for Parkinson disease, ready for GMP banking and "
     "regulatory scientific advice before a first-in-human study.",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

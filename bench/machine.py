@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import socket
 import sys
 from typing import Any
 
@@ -29,3 +30,10 @@ def describe() -> dict[str, Any]:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
