@@ -10,7 +10,6 @@ project -> top-10 partners (a stored project) and for a pasted abstract.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from .machine import describe, free_port
+from .machine import describe, free_port, report
 
 ABSTRACTS = [
     "We engineer CD19/CD22 bispecific CAR-T cells for relapsed B-cell lymphoma and need a "
@@ -110,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             root = Path(tmp)
             prepare_demo(root)
         result = {"machine": describe(), **measure(root, args.requests)}
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, args.json)
     return 0
 
 

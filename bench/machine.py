@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -37,3 +39,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def report(result: dict[str, Any], path: Path | None) -> None:
+    """Print a benchmark's result as JSON, and write it to `path` when given."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")

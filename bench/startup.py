@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from .machine import describe, free_port
+from .machine import describe, free_port, report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = [round(one_run(db, models), 2) for _ in range(args.runs)]
     result = {"machine": describe(), "seconds_to_serving": seconds,
               "note": "run 1: empty database; later runs: database and cache kept"}  # fmt: skip
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, args.json)
     return 0
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +189,3 @@ def to_call(candidate: dict[str, Any]) -> FundingCall:
 def entities(task: Task) -> list[Entity]:
     convert = to_organisation if task.kind == "partners" else to_call
     return [*(to_project(q) for q in task.queries), *(convert(c) for c in task.candidates)]
-
-
-def finite(x: float) -> float:
-    return x if math.isfinite(x) else 0.0

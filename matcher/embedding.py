@@ -168,22 +168,28 @@ class DocumentEncoder:
     def vectors(self, texts: Sequence[str], progress: Progress | None = None) -> Matrix:
         """Vectors for short texts, from the cache where possible; the rest embedded and cached."""
         hashes = [content_hash(t) for t in texts]
+        known, _ = self._fill(texts, hashes, progress, batch=256)
+        if not hashes:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
+
+    def _fill(
+        self, texts: Sequence[str], hashes: list[str], progress: Progress | None, batch: int
+    ) -> tuple[dict[str, Matrix], int]:
+        """The vectors of these texts by hash, embedding and caching the missing ones; and how
+        many were embedded."""
         known = self.cache.cached_vectors(self.embedder.name, hashes) if self.cache else {}
         missing = list(dict.fromkeys(h for h in hashes if h not in known))
         by_hash = dict(zip(hashes, texts, strict=True))
-        batch = 256
         for start in range(0, len(missing), batch):
             chunk = missing[start : start + batch]
-            vectors = self.embedder.embed([by_hash[h] for h in chunk])
-            fresh = dict(zip(chunk, vectors, strict=True))
+            fresh = dict(zip(chunk, self.embedder.embed([by_hash[h] for h in chunk]), strict=True))
             if self.cache is not None:
                 self.cache.cache_vectors(self.embedder.name, fresh)
             known.update(fresh)
             if progress is not None:
                 progress(len(chunk))
-        if not hashes:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
+        return known, len(missing)
 
     def warm(
         self, texts: Sequence[str], should_stop: Callable[[], bool] = lambda: False, batch: int = 32
@@ -196,15 +202,7 @@ class DocumentEncoder:
             if should_stop():
                 break
             chunk = sentences[start : start + batch]
-            known = (
-                self.cache.cached_vectors(self.embedder.name, map(content_hash, chunk))
-                if self.cache
-                else {}
-            )
-            missing = [t for t in chunk if content_hash(t) not in known]
-            if missing:
-                self.vectors(missing)
-                done += len(missing)
+            done += self._fill(chunk, [content_hash(t) for t in chunk], None, batch)[1]
         return done
 
     def units(self, texts: Sequence[str], sentences: bool = True) -> list[str]:

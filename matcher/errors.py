@@ -15,6 +15,7 @@ class InvalidRecord(MatcherError):
     """An input record is malformed. Names the file, the record (line or id) and the field."""
 
     def __init__(self, message: str, *, file: str = "", record: str = "", field: str = "") -> None:
+        self.reason = message
         self.file = file
         self.record = record
         self.field = field
@@ -40,9 +41,9 @@ class NotFound(MatcherError):
     def __init__(self, kind: str, id: str) -> None:
         self.kind = kind
         self.id = id
-        super().__init__(
-            f"No {kind} with id {id!r}. List the stored ids with `matcher list {kind}s`."
-        )
+        listable = kind in ("project", "organisation", "call")
+        hint = f"matcher list {kind}s" if listable else "matcher list"
+        super().__init__(f"No {kind} with id {id!r}. List the stored ids with `{hint}`.")
 
 
 class StoreError(MatcherError):

@@ -52,7 +52,7 @@ def read_file(path: Path, parse: Callable[[Any], Entity]) -> list[Entity]:
             entity = parse(raw)
         except InvalidRecord as error:
             raise InvalidRecord(
-                _bare(error), file=str(path), record=where, field=error.field
+                error.reason, file=str(path), record=where, field=error.field
             ) from None
         if entity.id in seen:
             raise InvalidRecord(
@@ -64,12 +64,6 @@ def read_file(path: Path, parse: Callable[[Any], Entity]) -> list[Entity]:
         seen[entity.id] = number
         entities.append(entity)
     return entities
-
-
-def _bare(error: InvalidRecord) -> str:
-    text = str(error)
-    prefix = f"field '{error.field}': "
-    return text[len(prefix) :] if error.field and text.startswith(prefix) else text
 
 
 def read_directory(directory: Path) -> dict[str, list[Entity]]:

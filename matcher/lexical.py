@@ -90,6 +90,8 @@ class LexicalIndex:
             for stem, n in Counter(stems).items():
                 counts[row, vocab[stem]] = n
         self.counts_ = counts.tocsr()
+        self.counts_by_term_ = counts.tocsc()
+        self.stems_ = {i: t for t, i in vocab.items()}
         self.lengths_ = np.array([len(c) for c in corpus], dtype=np.float32)
         self.mean_length_ = float(self.lengths_.mean()) if len(corpus) else 1.0
         df = np.asarray((self.counts_ > 0).sum(axis=0), dtype=np.float64).ravel()
@@ -136,8 +138,6 @@ class LexicalIndex:
         out = np.zeros(self.n_docs_, dtype=np.float32)
         if not len(ids):
             return out
-        if not hasattr(self, "counts_by_term_"):
-            self.counts_by_term_ = self.counts_.tocsc()
         present = self.counts_by_term_[:, ids]
         top = float(np.log(1 + (self.n_docs_ - 0.5) / 1.5))
         for column, term in enumerate(ids):
@@ -165,18 +165,12 @@ class LexicalIndex:
         gone: Counter[str] = Counter(t for r in removed for t in tokens(r))
         tf = self.counts_[row].toarray().ravel()[ids].astype(np.float64)
         for i, term in enumerate(ids):
-            tf[i] -= gone.get(self._stems[int(term)], 0)
+            tf[i] -= gone.get(self.stems_[int(term)], 0)
         tf = np.maximum(tf, 0.0)
         length = max(1.0, float(self.lengths_[row]) - sum(gone.values()))
         saturation = self.k1 * (1 - self.b + self.b * length / self.mean_length_)
         raw = float((self.idf_[ids] * tf / (tf + saturation)).sum())
         return raw / norm
-
-    @property
-    def _stems(self) -> dict[int, str]:
-        if not hasattr(self, "stems_"):
-            self.stems_ = {i: t for t, i in self.vocab_.items()}
-        return self.stems_
 
     def shared_terms(self, text: str, row: int, limit: int = 6) -> list[str]:
         """The query's terms that weigh most in the document's score, heaviest first."""

@@ -31,7 +31,7 @@ from .features import FEATURES
 from .index import Manifest, VectorIndex
 from .ranking import DEFAULT_SCORER, LinearScorer, load_scorer
 from .reasons import DeadlineInfo, Reasons, SentencePair, summarise
-from .store import Store
+from .store import Store, StoredDocument
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +92,7 @@ class Recommender:
         collections = {}
         for kind in EntityKind:
             documents = store.documents(kind)
-            index, manifest = VectorIndex.load(
-                index_dir(models_dir, kind),
-                kind=kind.value,
-                model=encoder.embedder.name,
-                data_hash=store.data_hash(kind, documents),
-            )
+            index, manifest = _load_index(store, models_dir, kind, encoder.embedder.name, documents)
             collections[kind] = Loaded(kind, store.entities(kind), documents, index, manifest)
         if scorers is None:
             scorers = {}
@@ -109,6 +104,13 @@ class Recommender:
         return cls(
             store, encoder, collections, scorers=scorers, hub_country=hub_country, today=today
         )
+
+    @staticmethod
+    def check(store: Store, models_dir: Path, model: str) -> None:
+        """Raise IndexNotBuilt or StaleIndex, with the command to run, where `open` would; without
+        building the in-memory collections (for a quick check before a server starts)."""
+        for kind in EntityKind:
+            _load_index(store, models_dir, kind, model, store.documents(kind))
 
     def scorer(self, kind: EntityKind) -> LinearScorer:
         """The scorer for pairs of a project with this kind (a trained ranker, or the default)."""
@@ -439,6 +441,17 @@ class Recommender:
             return None
         wanted = set(allowed)
         return np.array([e.id in wanted for e in target.entities], dtype=bool)
+
+
+def _load_index(
+    store: Store, models_dir: Path, kind: EntityKind, model: str, documents: list[StoredDocument]
+) -> tuple[VectorIndex, Manifest]:
+    return VectorIndex.load(
+        index_dir(models_dir, kind),
+        kind=kind.value,
+        model=model,
+        data_hash=store.data_hash(kind, documents),
+    )
 
 
 def ranker_path(models_dir: Path, kind: EntityKind) -> Path:

@@ -154,13 +154,7 @@ def _nested(field_name: str, parse: Callable[[_Fields], Any], allowed: set[str],
         return parse(_Fields(item, allowed))
     except InvalidRecord as error:
         inner = f".{error.field}" if error.field else ""
-        raise InvalidRecord(_message(error), field=f"{field_name}{inner}") from None
-
-
-def _message(error: InvalidRecord) -> str:
-    text = str(error)
-    prefix = f"field '{error.field}': "
-    return text[len(prefix) :] if text.startswith(prefix) else text
+        raise InvalidRecord(error.reason, field=f"{field_name}{inner}") from None
 
 
 def parse_project(record: Any) -> Project:

@@ -220,13 +220,6 @@ class Store:
             raise NotFound(kind.value if kind else "entity", id)
         return _PARSERS[EntityKind(row[0])](json.loads(row[1]))
 
-    def kind_of(self, id: str) -> EntityKind:
-        with self._lock:
-            row = self._db.execute("SELECT kind FROM entities WHERE id = ?", (id,)).fetchone()
-        if row is None:
-            raise NotFound("entity", id)
-        return EntityKind(row[0])
-
     def entities(self, kind: EntityKind) -> list[Entity]:
         """Every entity of a kind, in the order they were first stored."""
         with self._lock:

@@ -20,6 +20,7 @@ from matcher import (
     Organisation,
     OrgKind,
     Project,
+    Recommender,
     Settings,
     Target,
     build_indexes,
@@ -155,7 +156,7 @@ def build(sentences: bool) -> None:
     show_default=True,
     help="What to recommend.",
 )
-@click.option("-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
 @click.option(
     "--kind",
     "kinds",
@@ -165,25 +166,31 @@ def build(sentences: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
 @_friendly
-def recommend(project_id: str, to: str, k: int, kinds: tuple[str, ...], as_json: bool) -> None:
+def recommend(
+    project_id: str, to: str, k: int | None, kinds: tuple[str, ...], as_json: bool
+) -> None:
     """Partners or open funding calls for PROJECT_ID, best first, with reasons."""
     settings = _settings()
     with open_store(settings) as store:
         recommender = open_recommender(settings, store)
-        matches = recommender.recommend(project_id, Target(to), k, [OrgKind(x) for x in kinds])
+        matches = recommender.recommend(
+            project_id, Target(to), k or settings.top_k, [OrgKind(x) for x in kinds]
+        )
     _print_matches(matches, as_json)
 
 
 @main.command()
 @click.argument("org_or_call_id")
-@click.option("-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
 @_friendly
-def reverse(org_or_call_id: str, k: int, as_json: bool) -> None:
+def reverse(org_or_call_id: str, k: int | None, as_json: bool) -> None:
     """The hub's projects that fit an organisation or a funding call."""
     settings = _settings()
     with open_store(settings) as store:
-        matches = open_recommender(settings, store).projects_for(org_or_call_id, k)
+        matches = open_recommender(settings, store).projects_for(
+            org_or_call_id, k or settings.top_k
+        )
     _print_matches(matches, as_json)
 
 
@@ -196,16 +203,18 @@ def reverse(org_or_call_id: str, k: int, as_json: bool) -> None:
     default="partners",
     show_default=True,
 )
-@click.option("-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice([k.value for k in OrgKind]))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
 @_friendly
-def search(text: str, to: str, k: int, kinds: tuple[str, ...], as_json: bool) -> None:
+def search(text: str, to: str, k: int | None, kinds: tuple[str, ...], as_json: bool) -> None:
     """Partners, open calls or projects for a free TEXT such as a pasted abstract."""
     settings = _settings()
     with open_store(settings) as store:
         recommender = open_recommender(settings, store)
-        matches = recommender.search(text, Target(to), k, [OrgKind(x) for x in kinds])
+        matches = recommender.search(
+            text, Target(to), k or settings.top_k, [OrgKind(x) for x in kinds]
+        )
     _print_matches(matches, as_json)
 
 
@@ -252,8 +261,8 @@ def serve(host: str | None, port: int | None, load_dir: Path | None) -> None:
             report = load_directory(store, load_dir)
             click.echo(f"loaded {sum(report.files.values())} records from {load_dir}")
             build_indexes(store, encoder, settings.models_dir, _Bar(), sentences=False)
-        # Fail here, with the fix, rather than inside uvicorn.
-        open_recommender(settings, store, encoder.embedder)
+        # Fail here, with the fix, rather than inside uvicorn; the app builds the recommender.
+        Recommender.check(store, settings.models_dir, encoder.embedder.name)
     uvicorn.run(
         create_app(settings, encoder.embedder),
         host=host or settings.host,

@@ -18,7 +18,6 @@ from .schemas import (
     Health,
     IndexInfo,
     MatchList,
-    MatchOut,
     OrganisationList,
     OrganisationOut,
     ProjectList,
@@ -151,9 +150,7 @@ def partners_for_project(
 ) -> MatchList:
     """The organisations that fit a project best, with the reasons for each."""
     matches = recommender.partners_for(project_id, k, kind)
-    return MatchList(
-        query=project_id, direction="project->partners", matches=[MatchOut.of(m) for m in matches]
-    )
+    return MatchList.of(project_id, "project->partners", matches)
 
 
 @api.get("/projects/{project_id}/calls", tags=["matches"], responses=NOT_FOUND)
@@ -165,9 +162,7 @@ def calls_for_project(
 ) -> MatchList:
     """The open funding calls that fit a project best; closed calls never appear."""
     matches = recommender.calls_for(project_id, k, include_forthcoming)
-    return MatchList(
-        query=project_id, direction="project->calls", matches=[MatchOut.of(m) for m in matches]
-    )
+    return MatchList.of(project_id, "project->calls", matches)
 
 
 @api.get("/organisations/{organisation_id}/projects", tags=["matches"], responses=NOT_FOUND)
@@ -177,11 +172,7 @@ def projects_for_organisation(
     """The hub's projects to pitch to an organisation."""
     recommender.get(organisation_id, EntityKind.ORGANISATION)
     matches = recommender.projects_for(organisation_id, k)
-    return MatchList(
-        query=organisation_id,
-        direction="organisation->projects",
-        matches=[MatchOut.of(m) for m in matches],
-    )
+    return MatchList.of(organisation_id, "organisation->projects", matches)
 
 
 @api.get("/calls/{call_id}/projects", tags=["matches"], responses=NOT_FOUND)
@@ -189,9 +180,7 @@ def projects_for_call(call_id: Id, recommender: RecommenderDep, k: K = 10) -> Ma
     """The hub's projects that fit a funding call."""
     recommender.get(call_id, EntityKind.CALL)
     matches = recommender.projects_for(call_id, k)
-    return MatchList(
-        query=call_id, direction="call->projects", matches=[MatchOut.of(m) for m in matches]
-    )
+    return MatchList.of(call_id, "call->projects", matches)
 
 
 @api.post("/search/partners", tags=["matches"], responses=ERRORS)
@@ -200,9 +189,7 @@ def search_partners(
 ) -> MatchList:
     """Organisations for a pasted text, such as an abstract not yet in the hub."""
     matches = recommender.search(body.text, Target.PARTNERS, body.k, body.kinds)
-    return MatchList(
-        query=body.text[:200], direction="text->partners", matches=[MatchOut.of(m) for m in matches]
-    )
+    return MatchList.of(body.text[:200], "text->partners", matches)
 
 
 @api.post("/search/calls", tags=["matches"], responses=ERRORS)
@@ -211,6 +198,4 @@ def search_calls(body: Annotated[SearchCalls, Body()], recommender: RecommenderD
     matches = recommender.search(
         body.text, Target.CALLS, body.k, include_forthcoming=body.include_forthcoming
     )
-    return MatchList(
-        query=body.text[:200], direction="text->calls", matches=[MatchOut.of(m) for m in matches]
-    )
+    return MatchList.of(body.text[:200], "text->calls", matches)

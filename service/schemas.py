@@ -122,6 +122,10 @@ class MatchList(BaseModel):
     direction: str = Field(examples=["project->partners"])
     matches: list[MatchOut]
 
+    @classmethod
+    def of(cls, query: str, direction: str, matches: list[Match]) -> MatchList:
+        return cls(query=query, direction=direction, matches=[MatchOut.of(m) for m in matches])
+
 
 class SearchPartners(Strict):
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="An abstract or a few lines.")

@@ -74,6 +74,19 @@ def test_failures_say_what_to_do_next(run, built, tmp_path):
     assert "'stage'" in result.output
 
 
+def test_default_k_comes_from_matcher_top_k(built, monkeypatch):
+    monkeypatch.setenv("MATCHER_TOP_K", "2")
+    assert len(json.loads(built("recommend", "P-1", "--json").output)) == 2
+    assert len(json.loads(built("recommend", "P-1", "-k", "3", "--json").output)) == 3
+
+
+def test_reverse_of_an_unknown_id(built):
+    result = built("reverse", "X-404")
+    assert result.exit_code == 1
+    assert "No organisation or call with id 'X-404'" in result.output
+    assert "`matcher list`" in result.output
+
+
 def test_no_index_says_build(run):
     run("init")
     result = run("recommend", "P-1")
