@@ -10,7 +10,7 @@ DEMO_DB ?= var/demo.db
 DEMO_MODELS ?= models
 DEMO_ENV := MATCHER_DB_PATH=$(DEMO_DB) MATCHER_MODELS_DIR=$(DEMO_MODELS)
 
-.PHONY: install demo test lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
+.PHONY: install demo demo-admin test lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ install: $(STAMP)
 # One process loads data/demo, builds what changed and serves, so the model loads once.
 demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/matcher serve --load data/demo
+
+# In a second terminal while `make demo` runs: an admin for the demo database, and its key.
+demo-admin: $(STAMP)
+	$(DEMO_ENV) $(BIN)/matcher users create admin --role admin || true
+	$(DEMO_ENV) $(BIN)/matcher users key admin --label demo
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

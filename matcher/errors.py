@@ -60,3 +60,15 @@ class StaleIndex(MatcherError):
 
 class ModelLoadError(MatcherError):
     """The embedding model cannot be loaded."""
+
+
+class NotAuthenticated(MatcherError):
+    """No credentials, or credentials that are malformed, unknown, expired or revoked."""
+
+
+class PermissionDenied(MatcherError):
+    """The principal's role does not allow this action (the message never names an object)."""
+
+
+class Conflict(MatcherError):
+    """The object already exists (a username, for instance)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ FILES: dict[str, Callable[[Any], Entity]] = {
 class LoadReport:
     files: dict[str, int]
     upsert: UpsertReport
+    skipped: tuple[str, ...] = ()
+    """Ids left out because they were erased (see erasure.py)."""
 
 
 def read_file(path: Path, parse: Callable[[Any], Entity]) -> list[Entity]:
@@ -93,9 +95,13 @@ def read_directory(directory: Path) -> dict[str, list[Entity]]:
     return parsed
 
 
-def load_directory(store: Store, directory: Path) -> LoadReport:
-    """Validate everything first, then write it in one transaction: a bad record stores nothing."""
+def load_directory(
+    store: Store, directory: Path, erased: Collection[str] = frozenset()
+) -> LoadReport:
+    """Validate everything first, then write it in one transaction: a bad record stores nothing.
+    Records whose ids are in `erased` are left out, so an erasure stays in force."""
     parsed = read_directory(Path(directory))
     everything = [entity for entities in parsed.values() for entity in entities]
-    report = store.upsert(everything)
-    return LoadReport({name: len(e) for name, e in parsed.items()}, report)
+    skipped = tuple(e.id for e in everything if e.id in erased)
+    report = store.upsert([e for e in everything if e.id not in erased])
+    return LoadReport({name: len(e) for name, e in parsed.items()}, report, skipped)

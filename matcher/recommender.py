@@ -75,6 +75,7 @@ class Recommender:
         self.scorers = dict(scorers or {})
         self.hub_country = hub_country
         self.today = today
+        self._masks: dict[tuple[EntityKind, frozenset[str]], npt.NDArray[np.bool_]] = {}
 
     @classmethod
     def open(
@@ -145,15 +146,18 @@ class Recommender:
         *,
         explain: bool = True,
         exclude_documents: Collection[int] = (),
+        allowed: Collection[str] | None = None,
     ) -> list[Match]:
         """The k best organisations for a stored project, best first. Raises NotFound.
 
         `exclude_documents` (document store ids) are left out of the organisations' profiles;
-        without `explain`, matches carry no reasons (faster)."""
+        `allowed` restricts the candidates to these ids; without `explain`, matches carry no
+        reasons (faster)."""
         query = self._stored_query(project_id, EntityKind.PROJECT)
         target = self.collections[EntityKind.ORGANISATION]
         features = target.features(query, exclude_documents)
-        return self._top(query, target, features, k, self._kind_mask(target, kinds), explain)
+        mask = _both(self._kind_mask(target, kinds), self._allowed_mask(target, allowed))
+        return self._top(query, target, features, k, mask, explain)
 
     def calls_for(
         self,
@@ -162,13 +166,15 @@ class Recommender:
         include_forthcoming: bool = False,
         *,
         explain: bool = True,
+        allowed: Collection[str] | None = None,
     ) -> list[Match]:
         """The k best funding calls for a stored project that are open today (and forthcoming
         ones, if asked). A call whose deadlines have all passed is never returned."""
         query = self._stored_query(project_id, EntityKind.PROJECT)
         target = self.collections[EntityKind.CALL]
         features = target.features(query)
-        return self._top(query, target, features, k, self._call_mask(include_forthcoming), explain)
+        mask = _both(self._call_mask(include_forthcoming), self._allowed_mask(target, allowed))
+        return self._top(query, target, features, k, mask, explain)
 
     def projects_for(
         self,
@@ -210,7 +216,8 @@ class Recommender:
         *,
         explain: bool = True,
     ) -> list[Match]:
-        """Rank organisations, calls or projects for a pasted text such as an abstract."""
+        """Rank organisations, calls or projects for a pasted text such as an abstract;
+        `allowed` restricts the candidates to these ids."""
         if not text.strip():
             raise InvalidQuery("The text to search for is empty. Paste an abstract or a few lines.")
         query = Query(text, self.encoder.encode([text]), text_facets(text), [])
@@ -224,7 +231,8 @@ class Recommender:
             mask = self._call_mask(include_forthcoming)
         else:
             target = self.collections[EntityKind.PROJECT]
-            mask = self._allowed_mask(target, allowed)
+            mask = None
+        mask = _both(mask, self._allowed_mask(target, allowed))
         return self._top(query, target, target.features(query), k, mask, explain)
 
     def recommend(
@@ -439,8 +447,25 @@ class Recommender:
     ) -> npt.NDArray[np.bool_] | None:
         if allowed is None:
             return None
-        wanted = set(allowed)
-        return np.array([e.id in wanted for e in target.entities], dtype=bool)
+        wanted = allowed if isinstance(allowed, frozenset) else frozenset(allowed)
+        key = (target.kind, wanted)
+        mask = self._masks.get(key)
+        if mask is None:
+            # Views pass the same frozenset for as long as the store is unchanged: its hash is
+            # computed once, so this look-up costs nothing on the hot path.
+            mask = np.fromiter((e.id in wanted for e in target.entities), bool, len(target))
+            if len(self._masks) > 64:
+                self._masks.clear()
+            self._masks[key] = mask
+        return mask
+
+
+def _both(
+    a: npt.NDArray[np.bool_] | None, b: npt.NDArray[np.bool_] | None
+) -> npt.NDArray[np.bool_] | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return a & b
 
 
 def _load_index(

@@ -33,6 +33,8 @@ class Settings:
     top_k: int = 10
     host: str = "127.0.0.1"
     port: int = 8000
+    auth_failures: int = 10
+    """Failed sign-ins per client address and minute before it is refused for a while."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -50,6 +52,8 @@ class Settings:
     def validate(self) -> None:
         if not 1 <= self.top_k <= MAX_K:
             raise ConfigError(f"MATCHER_TOP_K={self.top_k} must lie between 1 and {MAX_K}")
+        if self.auth_failures < 1:
+            raise ConfigError(f"MATCHER_AUTH_FAILURES={self.auth_failures} must be at least 1")
         if self.batch_size < 1:
             raise ConfigError(f"MATCHER_BATCH_SIZE={self.batch_size} must be at least 1")
         if len(self.hub_country) != 2 or not self.hub_country.isupper():
@@ -76,6 +80,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "top_k": int,
     "host": str,
     "port": int,
+    "auth_failures": int,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import sqlite3
@@ -15,8 +16,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .access import ApiKey, AuditEntry, Erasure, Role, Scope, User
 from .domain import Entity, EntityKind, Organisation, Project, kind_of
-from .errors import InvalidRecord, NotFound, StoreError
+from .errors import Conflict, InvalidRecord, NotFound, StoreError
 from .records import parse_call, parse_organisation, parse_project, to_record
 from .text import content_hash
 
@@ -50,6 +52,63 @@ MIGRATIONS: tuple[str, ...] = (
         vector BLOB NOT NULL,
         PRIMARY KEY (model, hash)
     ) WITHOUT ROWID;
+    """,
+    # 2: project members for visibility in queries; users, keys, sessions; audit; erasure ledger
+    """
+    CREATE TABLE members (
+        entity_rowid INTEGER NOT NULL REFERENCES entities (rowid) ON DELETE CASCADE,
+        user TEXT NOT NULL,
+        PRIMARY KEY (entity_rowid, user)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_user ON members (user);
+    INSERT OR IGNORE INTO members (entity_rowid, user)
+        SELECT rowid, owner FROM entities WHERE kind = 'project' AND owner IS NOT NULL;
+    INSERT OR IGNORE INTO members (entity_rowid, user)
+        SELECT e.rowid, j.value FROM entities e, json_each(e.record, '$.team') j
+        WHERE e.kind = 'project';
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'bizdev', 'researcher', 'guest')),
+        organisation TEXT,
+        display_name TEXT NOT NULL DEFAULT '',
+        password_hash TEXT,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        secret_hash TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        expires_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        action TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        object_id TEXT NOT NULL
+    );
+    CREATE INDEX audit_object ON audit (object_id, at);
+    CREATE TABLE erasures (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        by TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        object_id TEXT NOT NULL
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta (key, value) VALUES ('generation', 0)
     """,
 )
 
@@ -177,6 +236,7 @@ class Store:
                     )
                     rowid = int(cursor.lastrowid or 0)
                     added += 1
+                    _set_members(db, rowid, entity)
                 else:
                     rowid = int(row[0])
                     db.execute(
@@ -186,6 +246,7 @@ class Store:
                         (*values, rowid),
                     )
                     updated += 1
+                    _set_members(db, rowid, entity)
                     stored = db.execute(
                         "SELECT title, text FROM documents WHERE entity_rowid = ?"
                         " ORDER BY position",
@@ -199,6 +260,8 @@ class Store:
                     " VALUES (?, ?, ?, ?)",
                     [(rowid, i, d.title, d.text) for i, d in enumerate(entity.documents())],
                 )
+            if added or updated:
+                _bump(db)
         return UpsertReport(added, updated, unchanged)
 
     def delete(self, id: str) -> EntityKind:
@@ -208,26 +271,56 @@ class Store:
             if row is None:
                 raise NotFound("entity", id)
             db.execute("DELETE FROM entities WHERE id = ?", (id,))
+            _bump(db)
         return EntityKind(row[0])
 
-    def get(self, id: str, kind: EntityKind | None = None) -> Entity:
-        """The stored entity with this id (of this kind, when given). Raises NotFound."""
+    def generation(self) -> int:
+        """A counter that every change to the entities moves on; caches compare it."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT kind, record FROM entities WHERE id = ?", (id,)
-            ).fetchone()
-        if row is None or (kind is not None and row[0] != kind.value):
-            raise NotFound(kind.value if kind else "entity", id)
-        return _PARSERS[EntityKind(row[0])](json.loads(row[1]))
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
 
-    def entities(self, kind: EntityKind) -> list[Entity]:
-        """Every entity of a kind, in the order they were first stored."""
+    def get(self, id: str, kind: EntityKind | None = None, scope: Scope | None = None) -> Entity:
+        """The stored entity with this id (of this kind, when given) that the scope may read.
+        An entity outside the scope is not found, exactly like a missing one. Raises NotFound."""
+        with self._lock:
+            row = self._db.execute("SELECT kind FROM entities WHERE id = ?", (id,)).fetchone()
+            found = None
+            if row is not None and (kind is None or row[0] == kind.value):
+                where, params = _scope_sql(EntityKind(row[0]), scope)
+                found = self._db.execute(
+                    f"SELECT record FROM entities e WHERE id = ? AND {where}", (id, *params)
+                ).fetchone()
+        if row is None or found is None:
+            raise NotFound(kind.value if kind else "entity", id)
+        return _PARSERS[EntityKind(row[0])](json.loads(found[0]))
+
+    def entities(
+        self,
+        kind: EntityKind,
+        scope: Scope | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[Entity]:
+        """The entities of a kind that the scope may read, in the order they were first stored."""
+        where, params = _scope_sql(kind, scope)
         with self._lock:
             rows = self._db.execute(
-                "SELECT record FROM entities WHERE kind = ? ORDER BY rowid", (kind.value,)
+                f"SELECT record FROM entities e WHERE kind = ? AND {where} ORDER BY rowid"
+                " LIMIT ? OFFSET ?",
+                (kind.value, *params, -1 if limit is None else limit, offset),
             ).fetchall()
         parse = _PARSERS[kind]
         return [parse(json.loads(r[0])) for r in rows]
+
+    def ids(self, kind: EntityKind, scope: Scope | None = None) -> set[str]:
+        """The ids of the entities of a kind that the scope may read."""
+        where, params = _scope_sql(kind, scope)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id FROM entities e WHERE kind = ? AND {where}", (kind.value, *params)
+            ).fetchall()
+        return {r[0] for r in rows}
 
     def rowids(self, kind: EntityKind) -> dict[str, int]:
         """Entity id to store rowid, for every entity of a kind."""
@@ -237,9 +330,12 @@ class Store:
             ).fetchall()
         return {r[0]: int(r[1]) for r in rows}
 
-    def count(self, kind: EntityKind) -> int:
+    def count(self, kind: EntityKind, scope: Scope | None = None) -> int:
+        where, params = _scope_sql(kind, scope)
         with self._lock:
-            row = self._db.execute("SELECT count(*) FROM entities WHERE kind = ?", (kind.value,))
+            row = self._db.execute(
+                f"SELECT count(*) FROM entities e WHERE kind = ? AND {where}", (kind.value, *params)
+            )
             return int(row.fetchone()[0])
 
     def documents(self, kind: EntityKind) -> list[StoredDocument]:
@@ -288,6 +384,262 @@ class Store:
                 "INSERT OR REPLACE INTO embeddings (model, hash, vector) VALUES (?, ?, ?)",
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
             )
+
+    # ------------------------------------------------------------------ users and credentials
+
+    def add_user(
+        self,
+        username: str,
+        role: Role,
+        organisation: str | None = None,
+        display_name: str = "",
+        password_hash: str | None = None,
+    ) -> User:
+        """Raises Conflict when the username is taken."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+                raise Conflict(f"A user named {username!r} exists already.")
+            db.execute(
+                "INSERT INTO users (username, role, organisation, display_name, password_hash)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (username, role.value, organisation, display_name, password_hash),
+            )
+        return self.user(username)
+
+    def user(self, username: str) -> User:
+        """Raises NotFound."""
+        with self._lock:
+            row = self._db.execute(f"{_USER} WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            raise NotFound("user", username)
+        return _user(row)
+
+    def users(self) -> list[User]:
+        with self._lock:
+            return [_user(r) for r in self._db.execute(f"{_USER} ORDER BY id").fetchall()]
+
+    def password_hash(self, username: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT password_hash FROM users WHERE username = ? AND disabled = 0", (username,)
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        with self._transaction() as db:
+            self._user_id(db, username)
+            db.execute(
+                "UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username)
+            )
+            db.execute(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?)",
+                (username,),
+            )
+
+    def add_key(
+        self, username: str, key_id: str, secret_hash: str, label: str, expires_at: str | None
+    ) -> ApiKey:
+        with self._transaction() as db:
+            user_id = self._user_id(db, username)
+            db.execute(
+                "INSERT INTO api_keys (key_id, user_id, secret_hash, label, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key_id, user_id, secret_hash, label, expires_at),
+            )
+        return next(k for k in self.keys(username) if k.key_id == key_id)
+
+    def keys(self, username: str) -> list[ApiKey]:
+        """A user's keys, revoked and expired ones included. Raises NotFound."""
+        with self._lock:
+            self._user_id(self._db, username)
+            rows = self._db.execute(
+                f"{_KEY} WHERE u.username = ? ORDER BY k.created_at, k.key_id", (username,)
+            ).fetchall()
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, username: str, key_id: str) -> ApiKey:
+        """Raises NotFound when the user has no key with this id."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at,"
+                " strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) WHERE key_id = ?"
+                " AND user_id = (SELECT id FROM users WHERE username = ?)",
+                (key_id, username),
+            ).rowcount
+        if not changed:
+            raise NotFound("key", key_id)
+        return next(k for k in self.keys(username) if k.key_id == key_id)
+
+    def key_holder(self, key_id: str) -> tuple[ApiKey, str, User] | None:
+        """The key with this id, its secret's digest and its enabled user; None when unknown."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_KEY_COLUMNS}, k.secret_hash, u.id FROM api_keys k"
+                " JOIN users u ON u.id = k.user_id WHERE k.key_id = ? AND u.disabled = 0",
+                (key_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            user = self._db.execute(f"{_USER} WHERE id = ?", (row[-1],)).fetchone()
+        return _key(row[:6]), row[6], _user(user)
+
+    def add_session(self, username: str, token_hash: str, expires_at: str) -> None:
+        with self._transaction() as db:
+            user_id = self._user_id(db, username)
+            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (_now(),))
+            db.execute(
+                "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
+                (token_hash, user_id, expires_at),
+            )
+
+    def session_user(self, token_hash: str) -> User | None:
+        """The enabled user of an unexpired session."""
+        with self._lock:
+            row = self._db.execute(
+                f"{_USER} WHERE disabled = 0 AND id = (SELECT user_id FROM sessions"
+                " WHERE token_hash = ? AND expires_at > ?)",
+                (token_hash, _now()),
+            ).fetchone()
+        return None if row is None else _user(row)
+
+    def drop_session(self, token_hash: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    def _user_id(self, db: sqlite3.Connection, username: str) -> int:
+        row = db.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            raise NotFound("user", username)
+        return int(row[0])
+
+    # ------------------------------------------------------------------ audit and erasure
+
+    def record_audit(self, entries: Sequence[tuple[str, str, str, str, str]]) -> None:
+        """Append (actor, role, action, kind, object id) rows to the audit log."""
+        if not entries:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO audit (actor, role, action, kind, object_id) VALUES (?, ?, ?, ?, ?)",
+                entries,
+            )
+
+    def audit(
+        self,
+        object_id: str | None = None,
+        actor: str | None = None,
+        since: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first, filtered by object, actor and time (ISO 8601)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, at, actor, role, action, kind, object_id FROM audit"
+                " WHERE (? IS NULL OR object_id = ?) AND (? IS NULL OR actor = ?)"
+                " AND (? IS NULL OR at >= ?) ORDER BY id DESC LIMIT ?",
+                (object_id, object_id, actor, actor, since, since, limit),
+            ).fetchall()
+        return [AuditEntry(r[0], _time(r[1]), *r[2:]) for r in rows]
+
+    def erase(self, kind: str, id: str, by: str, vector_hashes: Iterable[str] = ()) -> Erasure:
+        """Remove a project, an organisation or a user and write the erasure ledger entry, in one
+        transaction. For an entity, `vector_hashes` name the cached embeddings of its texts; for
+        a user, their keys and sessions go and their audit entries are pseudonymised."""
+        with self._transaction() as db:
+            if kind == "user":
+                self._user_id(db, id)
+            else:
+                row = db.execute("SELECT kind FROM entities WHERE id = ?", (id,)).fetchone()
+                if row is None or row[0] != kind:
+                    raise NotFound(kind, id)
+            cursor = db.execute(
+                "INSERT INTO erasures (by, kind, object_id) VALUES (?, ?, ?)", (by, kind, id)
+            )
+            number = int(cursor.lastrowid or 0)
+            if kind == "user":
+                db.execute("DELETE FROM users WHERE username = ?", (id,))
+                db.execute(
+                    "UPDATE audit SET actor = ? WHERE actor = ?", (f"erased-user-{number}", id)
+                )
+            else:
+                db.execute("DELETE FROM entities WHERE id = ?", (id,))
+                db.executemany(
+                    "DELETE FROM embeddings WHERE hash = ?", [(h,) for h in set(vector_hashes)]
+                )
+                _bump(db)
+        return next(e for e in self.erasures() if e.id == number)
+
+    def erasures(self) -> list[Erasure]:
+        """The erasure ledger, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, at, by, kind, object_id FROM erasures ORDER BY id"
+            ).fetchall()
+        return [Erasure(r[0], _time(r[1]), r[2], r[3], r[4]) for r in rows]
+
+
+_USER = "SELECT id, username, role, organisation, display_name, created_at, disabled FROM users"
+_KEY_COLUMNS = "k.key_id, u.username, k.label, k.created_at, k.expires_at, k.revoked_at"
+_KEY = f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id"
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(row[0], row[1], Role(row[2]), row[3], row[4], _time(row[5]), bool(row[6]))
+
+
+def _key(row: Sequence[Any]) -> ApiKey:
+    return ApiKey(
+        row[0],
+        row[1],
+        row[2],
+        _time(row[3]),
+        _time(row[4]) if row[4] else None,
+        _time(row[5]) if row[5] else None,
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _bump(db: sqlite3.Connection) -> None:
+    db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+
+def _set_members(db: sqlite3.Connection, rowid: int, entity: Entity) -> None:
+    db.execute("DELETE FROM members WHERE entity_rowid = ?", (rowid,))
+    if isinstance(entity, Project):
+        db.executemany(
+            "INSERT OR IGNORE INTO members (entity_rowid, user) VALUES (?, ?)",
+            [(rowid, user) for user in (entity.owner, *entity.team)],
+        )
+
+
+def _scope_sql(kind: EntityKind, scope: Scope | None) -> tuple[str, list[Any]]:
+    """The condition on `entities e` that lets through what the scope may read."""
+    if scope is None:
+        return "1", []
+    if kind is EntityKind.PROJECT:
+        visibilities = sorted(v.value for v in scope.visibilities)
+        where = f"e.visibility IN ({','.join('?' * len(visibilities))})" if visibilities else "0"
+        params: list[Any] = list(visibilities)
+        if scope.member is not None:
+            where = (
+                f"({where} OR EXISTS (SELECT 1 FROM members m"
+                " WHERE m.entity_rowid = e.rowid AND m.user = ?))"
+            )
+            params.append(scope.member)
+        return where, params
+    if kind is EntityKind.ORGANISATION:
+        if scope.organisations is None:
+            return "1", []
+        ids = sorted(scope.organisations)
+        return (f"e.id IN ({','.join('?' * len(ids))})" if ids else "0"), ids
+    return ("1" if scope.calls else "0"), []
 
 
 def _subkind(entity: Entity) -> str | None:

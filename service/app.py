@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from matcher import Embedder, Settings, __version__
+from matcher import Embedder, Gate, MatcherError, Recommender, Settings, __version__
 
 from . import errors
+from .admin import admin, auth
+from .auth import FailureLimiter
 from .routes import api, operations
 from .wiring import open_recommender, open_store
 
@@ -29,8 +31,11 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         store = open_store(settings)
         try:
             app.state.settings = settings
+            app.state.limiter = FailureLimiter(settings.auth_failures)
+            generation = store.generation()
             recommender = open_recommender(settings, store, embedder)
-            app.state.recommender = recommender
+            gate = Gate(store, recommender)
+            app.state.gate = gate
             # Load the model now, so that the first request does not wait for it.
             recommender.encoder.embedder.embed(["warm up"])
             # An index built with --no-sentences serves at once; the sentences that reasons
@@ -40,10 +45,15 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
                 target=recommender.warm_sentences, args=(stop.is_set,), daemon=True
             )
             warming.start()
+            watching = threading.Thread(
+                target=_follow, args=(gate, settings, generation, stop), daemon=True
+            )
+            watching.start()
             log.info("serving %s", recommender.counts())
             yield
             stop.set()
             warming.join(timeout=30)
+            watching.join(timeout=30)
         finally:
             store.close()
 
@@ -58,5 +68,32 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(operations)
+    app.include_router(auth)
     app.include_router(api)
+    app.include_router(admin)
     return app
+
+
+def _follow(gate: Gate, settings: Settings, generation: int, stop: threading.Event) -> None:
+    """Serve from fresh indexes once the entities change (a load and build, an erasure in
+    another process). Until then every answer is still filtered through the store, so an erased
+    or hidden object never appears, whatever the loaded indexes hold."""
+    while not stop.wait(FOLLOW_SECONDS):
+        current = gate.store.generation()
+        if current == generation:
+            continue
+        embedder = gate.recommender.encoder.embedder
+        try:
+            Recommender.check(gate.store, settings.models_dir, embedder.name)
+        except MatcherError:
+            continue  # not rebuilt yet (`matcher build`): look again on the next tick
+        try:
+            gate.recommender = open_recommender(settings, gate.store, embedder)
+        except MatcherError as error:  # changed again meanwhile: the next tick sees it
+            log.warning("indexes not reloaded: %s", error)
+            continue
+        log.info("reloaded the indexes: %s", gate.recommender.counts())
+        generation = current
+
+
+FOLLOW_SECONDS = 5.0

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,44 +11,27 @@ from typing import Any, TypeVar
 import click
 
 from matcher import (
-    EntityKind,
-    FundingCall,
+    LOCAL_OPERATOR,
+    Gate,
     Match,
-    MatcherError,
-    Organisation,
     OrgKind,
-    Project,
     Recommender,
-    Settings,
+    Store,
     Target,
+    View,
+    authenticate,
     build_indexes,
+    erased_ids,
+    ledger_path,
     load_directory,
 )
 
+from . import cli_admin
+from .console import _friendly, _settings
 from .schemas import MatchOut
 from .wiring import make_encoder, open_recommender, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env(os.environ)
-    except MatcherError as error:
-        raise click.ClickException(str(error)) from error
-
-
-def _friendly(command: F) -> F:
-    """Turn library errors into a one-line message and exit status 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except MatcherError as error:
-            raise click.ClickException(str(error)) from error
-
-    return wrapper  # type: ignore[return-value]
 
 
 class _Bar:
@@ -71,6 +52,20 @@ class _Bar:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
+
+
+KEY = click.option(
+    "--key",
+    envvar="MATCHER_API_KEY",
+    default=None,
+    help="Act as this API key's user (or set MATCHER_API_KEY). Without a key the command runs "
+    "as the local operator, who has the database file and sees everything.",
+)
+
+
+def _view(store: Store, key: str | None, recommender: Recommender | None = None) -> View:
+    principal = authenticate(store, key) if key else LOCAL_OPERATOR
+    return Gate(store, recommender).view(principal)
 
 
 def _print_matches(matches: list[Match], as_json: bool) -> None:
@@ -120,11 +115,13 @@ def load(directory: Path) -> None:
     Every record is checked first; one bad record stops the load and nothing is stored."""
     settings = _settings()
     with open_store(settings) as store:
-        report = load_directory(store, directory)
+        report = load_directory(store, directory, erased_ids(ledger_path(settings.db_path)))
     for name, count in report.files.items():
         click.echo(f"{name}: {count} records")
     u = report.upsert
     click.echo(f"added {u.added}, updated {u.updated}, unchanged {u.unchanged}.")
+    if report.skipped:
+        click.echo(f"left out {len(report.skipped)} erased records: {', '.join(report.skipped)}")
     click.echo("Next: `matcher build` to (re)build the indexes.")
 
 
@@ -165,17 +162,21 @@ def build(sentences: bool) -> None:
     help="Only organisations of this kind (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@KEY
 @_friendly
 def recommend(
-    project_id: str, to: str, k: int | None, kinds: tuple[str, ...], as_json: bool
+    project_id: str, to: str, k: int | None, kinds: tuple[str, ...], as_json: bool, key: str | None
 ) -> None:
     """Partners or open funding calls for PROJECT_ID, best first, with reasons."""
     settings = _settings()
     with open_store(settings) as store:
-        recommender = open_recommender(settings, store)
-        matches = recommender.recommend(
-            project_id, Target(to), k or settings.top_k, [OrgKind(x) for x in kinds]
-        )
+        view = _view(store, key, open_recommender(settings, store))
+        if to == "partners":
+            matches = view.partners_for(
+                project_id, k or settings.top_k, [OrgKind(x) for x in kinds]
+            )
+        else:
+            matches = view.calls_for(project_id, k or settings.top_k)
     _print_matches(matches, as_json)
 
 
@@ -183,14 +184,14 @@ def recommend(
 @click.argument("org_or_call_id")
 @click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@KEY
 @_friendly
-def reverse(org_or_call_id: str, k: int | None, as_json: bool) -> None:
+def reverse(org_or_call_id: str, k: int | None, as_json: bool, key: str | None) -> None:
     """The hub's projects that fit an organisation or a funding call."""
     settings = _settings()
     with open_store(settings) as store:
-        matches = open_recommender(settings, store).projects_for(
-            org_or_call_id, k or settings.top_k
-        )
+        view = _view(store, key, open_recommender(settings, store))
+        matches = view.projects_for(org_or_call_id, k or settings.top_k)
     _print_matches(matches, as_json)
 
 
@@ -206,34 +207,40 @@ def reverse(org_or_call_id: str, k: int | None, as_json: bool) -> None:
 @click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice([k.value for k in OrgKind]))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@KEY
 @_friendly
-def search(text: str, to: str, k: int | None, kinds: tuple[str, ...], as_json: bool) -> None:
+def search(
+    text: str, to: str, k: int | None, kinds: tuple[str, ...], as_json: bool, key: str | None
+) -> None:
     """Partners, open calls or projects for a free TEXT such as a pasted abstract."""
     settings = _settings()
     with open_store(settings) as store:
-        recommender = open_recommender(settings, store)
-        matches = recommender.search(
-            text, Target(to), k or settings.top_k, [OrgKind(x) for x in kinds]
-        )
+        view = _view(store, key, open_recommender(settings, store))
+        matches = view.search(text, Target(to), k or settings.top_k, [OrgKind(x) for x in kinds])
     _print_matches(matches, as_json)
 
 
 @main.command(name="list")
 @click.argument("kind", type=click.Choice(["projects", "organisations", "calls"]))
+@KEY
 @_friendly
-def list_(kind: str) -> None:
-    """List the stored projects, organisations or calls (id and name)."""
+def list_(kind: str, key: str | None) -> None:
+    """List the stored projects, organisations or calls (id and name) the caller may see."""
     settings = _settings()
     with open_store(settings) as store:
-        for entity in store.entities(EntityKind(kind.rstrip("s"))):
-            extra = ""
-            if isinstance(entity, Project):
-                extra = f"{entity.modality.value}, {entity.stage.value}, {entity.visibility.value}"
-            elif isinstance(entity, Organisation):
-                extra = f"{entity.kind.value}, {entity.country}"
-            elif isinstance(entity, FundingCall):
-                extra = f"{entity.funder}, {entity.status_on(settings.current_date()).value}"
-            click.echo(f"{entity.id}\t{entity.name}\t{extra}")
+        view = _view(store, key)
+        if kind == "projects":
+            for p in view.projects().items:
+                click.echo(
+                    f"{p['id']}\t{p['title']}\t{p['modality']}, {p['stage']}, {p['visibility']}"
+                )
+        elif kind == "organisations":
+            for o in view.organisations().items:
+                click.echo(f"{o['id']}\t{o['name']}\t{o['kind']}, {o['country']}")
+        else:
+            for c in view.calls()[1]:
+                status = c.status_on(settings.current_date()).value
+                click.echo(f"{c.id}\t{c.title}\t{c.funder}, {status}")
 
 
 @main.command()
@@ -258,7 +265,7 @@ def serve(host: str | None, port: int | None, load_dir: Path | None) -> None:
     with open_store(settings) as store:
         encoder = make_encoder(settings, store)
         if load_dir is not None:
-            report = load_directory(store, load_dir)
+            report = load_directory(store, load_dir, erased_ids(ledger_path(settings.db_path)))
             click.echo(f"loaded {sum(report.files.values())} records from {load_dir}")
             build_indexes(store, encoder, settings.models_dir, _Bar(), sentences=False)
         # Fail here, with the fix, rather than inside uvicorn; the app builds the recommender.
@@ -270,6 +277,8 @@ def serve(host: str | None, port: int | None, load_dir: Path | None) -> None:
         log_level="info",
     )
 
+
+cli_admin.register(main)
 
 if __name__ == "__main__":
     main()

@@ -12,23 +12,32 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher import (
     ConfigError,
+    Conflict,
     IndexNotBuilt,
     InvalidQuery,
     InvalidRecord,
     MatcherError,
     ModelLoadError,
+    NotAuthenticated,
     NotFound,
+    PermissionDenied,
     StaleIndex,
     StoreError,
 )
 
+from .auth import TooManyFailures
+
 log = logging.getLogger(__name__)
 
 STATUS: dict[type[MatcherError], tuple[int, str]] = {
+    NotAuthenticated: (401, "unauthorized"),
+    PermissionDenied: (403, "forbidden"),
     NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
     InvalidQuery: (422, "invalid_query"),
     InvalidRecord: (422, "invalid_record"),
     IndexNotBuilt: (503, "index_not_built"),
@@ -63,12 +72,26 @@ def _response(
     return JSONResponse(error_body(status, code, message, details), status_code=status)
 
 
+MAX_BODY = 256 * 1024
+"""The largest request body accepted, in bytes (a pasted abstract is at most 20,000 characters)."""
+
+
 async def _matcher_error(request: Request, exc: Exception) -> JSONResponse:
     for kind in type(exc).__mro__:
         if kind in STATUS:
             status, code = STATUS[kind]
-            return _response(status, code, str(exc))
+            response = _response(status, code, str(exc))
+            if status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
     return _response(500, "internal_error", "The matcher failed unexpectedly.")
+
+
+async def _too_many(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyFailures)
+    response = _response(429, "too_many_requests", str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -95,7 +118,60 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 
+class BodyLimit:
+    """Refuses request bodies over MAX_BODY bytes with 413, whether or not they declare their
+    length, before anything reads them."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _response(
+            413,
+            "payload_too_large",
+            f"The request body is larger than {self.limit // 1024} KiB; send a shorter text.",
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(TooManyFailures, _too_many)
     app.add_exception_handler(MatcherError, _matcher_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher import Match, Modality, OrgKind, Stage, Visibility
+from matcher import ApiKey, Match, Modality, OrgKind, Role, Stage, User, Visibility
 from matcher.settings import MAX_K
 
 MAX_TEXT = 20_000
@@ -139,23 +139,31 @@ class SearchCalls(Strict):
     include_forthcoming: bool = False
 
 
+class SearchProjects(Strict):
+    text: str = Field(min_length=1, max_length=MAX_TEXT, description="A company's or call's text.")
+    k: int = Field(10, ge=1, le=MAX_K)
+
+
 class DocumentOut(BaseModel):
     title: str
     text: str
 
 
 class ProjectOut(BaseModel):
+    """A project. Partners and guests get the public summary: needs, owner, team and updated_at
+    are then null."""
+
     id: str
     title: str
     abstract: str
     modality: Modality
     indications: list[str]
     stage: Stage
-    needs: list[str]
-    owner: str
-    team: list[str]
     visibility: Visibility
-    updated_at: dt.datetime
+    needs: list[str] | None = None
+    owner: str | None = None
+    team: list[str] | None = None
+    updated_at: dt.datetime | None = None
 
 
 class OrganisationOut(BaseModel):
@@ -219,3 +227,94 @@ class Version(BaseModel):
     version: str
     model: str
     indexes: dict[str, IndexInfo]
+
+
+# ---------------------------------------------------------------------- people and access
+
+Username = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9._@-]{1,63}$")
+
+
+class LoginIn(Strict):
+    username: str = Username
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Me(BaseModel):
+    username: str
+    role: Role
+    organisation: str | None
+
+
+class SessionOut(Me):
+    expires_at: dt.datetime
+
+
+class UserIn(Strict):
+    username: str = Username
+    role: Role
+    organisation: str | None = Field(
+        None, max_length=128, description="Guests only: the id of their organisation."
+    )
+    display_name: str = Field("", max_length=200)
+
+
+class UserOut(Me):
+    display_name: str
+    created_at: dt.datetime
+    disabled: bool
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            username=user.username,
+            role=user.role,
+            organisation=user.organisation,
+            display_name=user.display_name,
+            created_at=user.created_at,
+            disabled=user.disabled,
+        )
+
+
+class KeyIn(Strict):
+    label: str = Field("", max_length=200)
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    username: str
+    label: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        return cls(
+            key_id=key.key_id,
+            username=key.username,
+            label=key.label,
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The key itself: shown this once and never stored.")
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    role: str
+    action: str = Field(examples=["read"], description="read, list, match, match_result, export")
+    kind: str
+    object_id: str
+
+
+class ReindexOut(BaseModel):
+    kinds: dict[str, int] = Field(description="Documents indexed per kind.")
+    embedded: int
+    seconds: float

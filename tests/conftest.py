@@ -15,10 +15,13 @@ import pytest
 from matcher import (
     DocumentEncoder,
     Recommender,
+    Role,
     SentenceTransformerEmbedder,
     Settings,
     Store,
     build_indexes,
+    create_user,
+    issue_key,
     load_directory,
 )
 
@@ -230,3 +233,13 @@ def recommender(
 
 def with_today(settings: Settings, today: dt.date) -> Settings:
     return replace(settings, today=today)
+
+
+def add_user(
+    db_path: Path, username: str, role: str, organisation: str | None = None
+) -> dict[str, str]:
+    """Create a user with an API key in the database; returns the request headers for it."""
+    with Store(db_path) as store:
+        create_user(store, username, Role(role), organisation)
+        _, key = issue_key(store, username)
+    return {"Authorization": f"Bearer {key}"}

@@ -3,13 +3,15 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from tests.conftest import add_user
 
 ERROR_KEYS = {"status", "code", "message", "details"}
 
 
 @pytest.fixture
 def client(settings, embedder):
-    with TestClient(create_app(settings, embedder)) as c:
+    headers = add_user(settings.db_path, "admin", "admin")
+    with TestClient(create_app(settings, embedder), headers=headers) as c:
         yield c
 
 
@@ -113,7 +115,10 @@ def test_openapi_documents_every_status_a_route_returns(client):
             continue
         for method in route.methods:
             responses = schema["paths"][route.path][method.lower()]["responses"]
-            assert {"200", "422", "503"} <= set(responses), route.path
+            assert {"422", "503"} <= set(responses), route.path
+            assert set(responses) & {"200", "201", "204"}, route.path
+            if route.path.startswith("/api/"):
+                assert {"401", "403", "429"} <= set(responses), route.path
             if "{" in route.path:
                 assert "404" in responses, route.path
             error_ref = responses["422"]["content"]["application/json"]["schema"]["$ref"]

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import TODAY
+from tests.conftest import TODAY, add_user
 
 
 def free_port():
@@ -21,6 +21,7 @@ def free_port():
 @pytest.mark.slow
 def test_uvicorn_serves_matches_over_http(world, tmp_path):
     port = free_port()
+    headers = add_user(world / "matcher.db", "bd", "bizdev")
     log = (tmp_path / "server.log").open("wb")
     env = {
         **os.environ,
@@ -55,10 +56,14 @@ def test_uvicorn_serves_matches_over_http(world, tmp_path):
             assert server.poll() is None, (tmp_path / "server.log").read_text()
             assert time.monotonic() < deadline, "server did not start in 90 s"
             time.sleep(0.3)
-        response = httpx.get(f"{base}/api/v1/projects/P-2/partners", params={"k": 2}, timeout=30)
+        anonymous = httpx.get(f"{base}/api/v1/projects/P-2/partners", timeout=30)
+        assert anonymous.status_code == 401
+        response = httpx.get(
+            f"{base}/api/v1/projects/P-2/partners", params={"k": 2}, headers=headers, timeout=30
+        )
         assert response.status_code == 200
         assert response.json()["matches"][0]["id"] == "O-CELL"
-        missing = httpx.get(f"{base}/api/v1/projects/nope/calls", timeout=30)
+        missing = httpx.get(f"{base}/api/v1/projects/nope/calls", headers=headers, timeout=30)
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "not_found"
     finally:

@@ -1,0 +1,120 @@
+"""Users, API keys and login sessions: creating them, and turning presented secrets into a
+Principal. Failed checks all raise the same NotAuthenticated, whatever the cause."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .access import ApiKey, Principal, Role, User
+from .credentials import (
+    check_password,
+    digest,
+    hash_password,
+    new_key,
+    new_token,
+    same_digest,
+    split_key,
+)
+from .domain import EntityKind
+from .errors import InvalidQuery, NotAuthenticated
+from .store import Store
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
+SESSION_HOURS = 12
+_REFUSED = (
+    "The API key is not valid: it is unknown, revoked or expired. Ask an admin for a new one."
+)
+
+
+def create_user(
+    store: Store,
+    username: str,
+    role: Role,
+    organisation: str | None = None,
+    display_name: str = "",
+    password: str | None = None,
+) -> User:
+    """Add a user. A guest names the organisation whose record they may read; nobody else does.
+    Raises InvalidQuery, NotFound (organisation) or Conflict (username taken)."""
+    if not USERNAME.match(username):
+        raise InvalidQuery(
+            f"Username {username!r} is not valid: 2-64 characters, lower-case letters, digits "
+            "and . _ @ -, starting with a letter or digit."
+        )
+    if role is Role.GUEST:
+        if not organisation:
+            raise InvalidQuery("A guest user needs --organisation, the id of their organisation.")
+        store.get(organisation, EntityKind.ORGANISATION)
+    elif organisation:
+        raise InvalidQuery("Only guest users are tied to an organisation.")
+    hashed = hash_password(password) if password else None
+    return store.add_user(username, role, organisation, display_name, hashed)
+
+
+def issue_key(
+    store: Store, username: str, label: str = "", expires_in_days: int | None = None
+) -> tuple[ApiKey, str]:
+    """A new key for a user: its stored description and the key itself, which is never shown
+    again. Raises NotFound."""
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise InvalidQuery(f"expires_in_days={expires_in_days} must lie between 1 and 3650.")
+    key = new_key()
+    expires = _stamp(_now() + dt.timedelta(days=expires_in_days)) if expires_in_days else None
+    return store.add_key(username, key.key_id, key.secret_hash, label, expires), key.key
+
+
+def authenticate(store: Store, key: str, now: dt.datetime | None = None) -> Principal:
+    """The principal behind an API key. Raises NotAuthenticated."""
+    key_id, secret = split_key(key)
+    found = store.key_holder(key_id)
+    if found is None:
+        same_digest(secret, "0" * 64)  # the same work as for a known key
+        raise NotAuthenticated(_REFUSED)
+    api_key, stored, user = found
+    if not same_digest(secret, stored) or not api_key.active(now or _now()):
+        raise NotAuthenticated(_REFUSED)
+    return user.principal
+
+
+def login(store: Store, username: str, password: str) -> tuple[str, dt.datetime]:
+    """A session token for a username and password, and when it expires. Raises
+    NotAuthenticated."""
+    if not check_password(password, store.password_hash(username)):
+        raise NotAuthenticated("Unknown username or wrong password.")
+    token, hashed = new_token()
+    expires = _now() + dt.timedelta(hours=SESSION_HOURS)
+    store.add_session(username, hashed, _stamp(expires))
+    return token, expires
+
+
+def session_principal(store: Store, token: str) -> Principal:
+    """The principal of an unexpired session. Raises NotAuthenticated."""
+    user = store.session_user(digest(token))
+    if user is None:
+        raise NotAuthenticated("The session has expired or was closed. Log in again.")
+    return user.principal
+
+
+def logout(store: Store, token: str) -> None:
+    store.drop_session(digest(token))
+
+
+def set_password(store: Store, username: str, password: str) -> None:
+    """Set a user's password (closing their sessions). Raises NotFound or InvalidQuery."""
+    store.user(username)
+    store.set_password(username, hash_password(password))
+
+
+def revoke_key(store: Store, username: str, key_id: str) -> ApiKey:
+    """Raises NotFound when the user holds no key with this id."""
+    store.user(username)
+    return store.revoke_key(username, key_id)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

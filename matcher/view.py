@@ -1,0 +1,259 @@
+"""What one principal may see: every read the service and the CLI make goes through a View.
+
+A View loads objects through the store with the principal's scope (so an object it may not see
+is simply not found), restricts every ranking to candidates in that scope before anything is
+scored into a response, checks the role's actions, and writes the audit log for every
+confidential project whose content it hands out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .access import Action, Principal, project_view
+from .domain import Entity, EntityKind, FundingCall, OrgKind, Project, Visibility
+from .errors import IndexNotBuilt, NotFound, PermissionDenied
+from .recommender import Match, Recommender, Target
+from .records import to_record
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Gate:
+    """The long-lived side: the store, the current recommender and the visible-id cache.
+
+    The recommender may be swapped (after a re-index); the cache is keyed by the store's
+    generation, so a change to the entities (an erasure, a load) is seen by the next request."""
+
+    def __init__(self, store: Store, recommender: Recommender | None) -> None:
+        self.store = store
+        self._recommender = recommender
+        self._visible: dict[tuple[int, EntityKind, tuple[Any, ...]], frozenset[str]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def recommender(self) -> Recommender:
+        if self._recommender is None:
+            raise IndexNotBuilt("No indexes are loaded here. Run `matcher build` first.")
+        return self._recommender
+
+    @recommender.setter
+    def recommender(self, recommender: Recommender) -> None:
+        self._recommender = recommender
+
+    def view(self, principal: Principal) -> View:
+        return View(self, principal)
+
+    def visible(self, kind: EntityKind, principal: Principal) -> frozenset[str]:
+        """The ids of this kind the principal may see, as stored now."""
+        scope = principal.scope
+        key = (self.store.generation(), kind, scope.key)
+        with self._lock:
+            cached = self._visible.get(key)
+        if cached is None:
+            cached = frozenset(self.store.ids(kind, scope))
+            with self._lock:
+                if len(self._visible) > 256:
+                    self._visible.clear()
+                self._visible[key] = cached
+        return cached
+
+
+@dataclass(frozen=True)
+class ListPage:
+    total: int
+    items: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    project: dict[str, Any]
+    partners: list[Match]
+    calls: list[Match]
+
+
+class View:
+    """One principal's window on the hub. Raises NotFound for what it may not see and
+    PermissionDenied for what its role may not do."""
+
+    def __init__(self, gate: Gate, principal: Principal) -> None:
+        self.gate = gate
+        self.principal = principal
+        self.scope = principal.scope
+
+    @property
+    def store(self) -> Store:
+        return self.gate.store
+
+    @property
+    def recommender(self) -> Recommender:
+        return self.gate.recommender
+
+    def require(self, action: Action) -> None:
+        if not self.principal.may(action):
+            raise PermissionDenied(
+                f"The {self.principal.role.value} role may not {_DOING[action]}."
+            )
+
+    # ------------------------------------------------------------------ objects
+
+    def project(self, id: str) -> dict[str, Any]:
+        project = self._project(id)
+        self._audit("read", [project])
+        return project_view(to_record(project), self.scope)
+
+    def organisation(self, id: str) -> dict[str, Any]:
+        return to_record(self.store.get(id, EntityKind.ORGANISATION, self.scope))
+
+    def call(self, id: str) -> FundingCall:
+        call = self.store.get(id, EntityKind.CALL, self.scope)
+        assert isinstance(call, FundingCall)
+        return call
+
+    def projects(self, offset: int = 0, limit: int | None = None) -> ListPage:
+        items = self.store.entities(EntityKind.PROJECT, self.scope, offset, limit)
+        self._audit("list", items)
+        return ListPage(
+            self.store.count(EntityKind.PROJECT, self.scope),
+            [project_view(to_record(p), self.scope) for p in items],
+        )
+
+    def organisations(self, offset: int = 0, limit: int | None = None) -> ListPage:
+        items = self.store.entities(EntityKind.ORGANISATION, self.scope, offset, limit)
+        return ListPage(
+            self.store.count(EntityKind.ORGANISATION, self.scope), [to_record(o) for o in items]
+        )
+
+    def calls(self, offset: int = 0, limit: int | None = None) -> tuple[int, list[FundingCall]]:
+        items = self.store.entities(EntityKind.CALL, self.scope, offset, limit)
+        calls = [c for c in items if isinstance(c, FundingCall)]
+        return self.store.count(EntityKind.CALL, self.scope), calls
+
+    # ------------------------------------------------------------------ matches
+
+    def partners_for(
+        self, project_id: str, k: int = 10, kinds: Collection[OrgKind] | None = None
+    ) -> list[Match]:
+        project = self._matchable(project_id)
+        matches = self.recommender.partners_for(
+            project_id, k, kinds, allowed=self._visible(EntityKind.ORGANISATION)
+        )
+        self._audit("match", [project])
+        return matches
+
+    def calls_for(
+        self, project_id: str, k: int = 10, include_forthcoming: bool = False
+    ) -> list[Match]:
+        project = self._matchable(project_id)
+        matches = self.recommender.calls_for(
+            project_id, k, include_forthcoming, allowed=self._visible(EntityKind.CALL)
+        )
+        self._audit("match", [project])
+        return matches
+
+    def projects_for(self, id: str, k: int = 10, kind: EntityKind | None = None) -> list[Match]:
+        """Projects for an organisation or a call (of this kind, when given), ranked over the
+        projects in scope only."""
+        self.require(Action.REVERSE)
+        try:
+            self.store.get(id, kind, self.scope)
+        except NotFound:
+            raise NotFound(kind.value if kind else "organisation or call", id) from None
+        matches = self.recommender.projects_for(id, k, allowed=self._visible(EntityKind.PROJECT))
+        self._audit_matches(matches)
+        return matches
+
+    def search(
+        self,
+        text: str,
+        to: Target,
+        k: int = 10,
+        kinds: Collection[OrgKind] | None = None,
+        include_forthcoming: bool = False,
+    ) -> list[Match]:
+        self.require(Action.REVERSE if to is Target.PROJECTS else Action.SEARCH)
+        kind = {
+            Target.PARTNERS: EntityKind.ORGANISATION,
+            Target.CALLS: EntityKind.CALL,
+            Target.PROJECTS: EntityKind.PROJECT,
+        }[to]
+        matches = self.recommender.search(
+            text, to, k, kinds, include_forthcoming, allowed=self._visible(kind)
+        )
+        if to is Target.PROJECTS:
+            self._audit_matches(matches)
+        return matches
+
+    def export(self, k: int = 5) -> Iterator[ExportRow]:
+        """Every project in scope with its best partners and open calls (no reasons)."""
+        self.require(Action.EXPORT)
+        projects = self.store.entities(EntityKind.PROJECT, self.scope)
+        self._audit("export", projects)
+        organisations = self._visible(EntityKind.ORGANISATION)
+        calls = self._visible(EntityKind.CALL)
+        for project in projects:
+            if project.id not in self.recommender.collections[EntityKind.PROJECT].positions:
+                continue  # stored after the indexes were built: no matches yet
+            yield ExportRow(
+                project_view(to_record(project), self.scope),
+                self.recommender.partners_for(project.id, k, explain=False, allowed=organisations),
+                self.recommender.calls_for(project.id, k, explain=False, allowed=calls),
+            )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _project(self, id: str) -> Project:
+        project = self.store.get(id, EntityKind.PROJECT, self.scope)
+        assert isinstance(project, Project)
+        return project
+
+    def _matchable(self, project_id: str) -> Project:
+        project = self._project(project_id)
+        if not self.principal.may_match(project):
+            raise PermissionDenied(
+                f"The {self.principal.role.value} role gets partners and calls only for "
+                "projects its user owns or works on."
+            )
+        return project
+
+    def _visible(self, kind: EntityKind) -> frozenset[str]:
+        return self.gate.visible(kind, self.principal)
+
+    def _audit_matches(self, matches: list[Match]) -> None:
+        ids = [m.id for m in matches]
+        if ids:
+            projects = [self.store.get(id, EntityKind.PROJECT) for id in ids]
+            self._audit("match_result", projects)
+
+    def _audit(self, action: str, objects: list[Entity]) -> None:
+        p = self.principal
+        self.store.record_audit(
+            [
+                (p.user, p.role.value, action, "project", o.id)
+                for o in objects
+                if isinstance(o, Project) and o.visibility is Visibility.CONFIDENTIAL
+            ]
+        )
+
+
+_DOING = {
+    Action.MATCH_OWN: "ask for matches",
+    Action.MATCH_ANY: "ask for matches for other people's projects",
+    Action.REVERSE: "rank projects",
+    Action.SEARCH: "search partners or calls",
+    Action.EXPORT: "export",
+    Action.ADMINISTER: "manage users, keys, the audit log or the indexes",
+}
+
+
+def require_admin(principal: Principal) -> None:
+    """Raises PermissionDenied unless the principal administers the hub."""
+    if not principal.may(Action.ADMINISTER):
+        raise PermissionDenied(
+            f"The {principal.role.value} role may not {_DOING[Action.ADMINISTER]}."
+        )

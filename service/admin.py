@@ -1,0 +1,157 @@
+"""Routes for signing in and for admins: users, API keys, the audit log, re-indexing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+
+from matcher import (
+    Recommender,
+    build_indexes,
+    create_user,
+    issue_key,
+    login,
+    logout,
+    revoke_key,
+)
+
+from .auth import SESSION_COOKIE, client_of
+from .deps import AdminDep, GateDep, PrincipalDep, SettingsDep
+from .routes import ONE, POST, READ, _errors
+from .schemas import (
+    AuditOut,
+    KeyIn,
+    KeyOut,
+    LoginIn,
+    Me,
+    NewKeyOut,
+    ReindexOut,
+    SessionOut,
+    UserIn,
+    UserOut,
+)
+from .wiring import open_recommender
+
+auth = APIRouter(prefix="/auth", tags=["sign-in"])
+admin = APIRouter(prefix="/api/v1", tags=["admin"])
+
+Username = Annotated[str, Path(min_length=2, max_length=64)]
+
+
+@auth.post("/login", responses=_errors(401, 413, 422, 429, 503))
+def sign_in(body: Annotated[LoginIn, Body()], request: Request, response: Response) -> SessionOut:
+    """Open a session for the web pages: sets an HttpOnly cookie valid for 12 hours."""
+    limiter = request.app.state.limiter
+    client = client_of(request)
+    limiter.check(client)
+    store = request.app.state.gate.store
+    try:
+        token, expires = login(store, body.username, body.password)
+    except Exception:
+        limiter.failed(client)
+        raise
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int((expires - dt.datetime.now(dt.UTC)).total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    user = store.user(body.username)
+    return SessionOut(
+        username=user.username, role=user.role, organisation=user.organisation, expires_at=expires
+    )
+
+
+@auth.post("/logout", status_code=204, responses=_errors(401, 429, 503))
+def sign_out(request: Request, principal: PrincipalDep, response: Response) -> None:
+    """Close the session of this browser."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        logout(request.app.state.gate.store, token)
+    response.delete_cookie(SESSION_COOKIE)
+
+
+@admin.get("/me", tags=["sign-in"], responses=READ)
+def me(principal: PrincipalDep) -> Me:
+    """Who the credentials belong to."""
+    return Me(username=principal.user, role=principal.role, organisation=principal.organisation)
+
+
+@admin.get("/users", responses=READ)
+def list_users(_: AdminDep, gate: GateDep) -> list[UserOut]:
+    """Every user (admins only)."""
+    return [UserOut.of(u) for u in gate.store.users()]
+
+
+@admin.post("/users", status_code=201, responses={**POST, **_errors(404, 409)})
+def add_user(_: AdminDep, gate: GateDep, body: Annotated[UserIn, Body()]) -> UserOut:
+    """Create a user (admins only); give them a key with POST /users/{username}/keys."""
+    user = create_user(gate.store, body.username, body.role, body.organisation, body.display_name)
+    return UserOut.of(user)
+
+
+@admin.get("/users/{username}", responses=ONE)
+def get_user(username: Username, _: AdminDep, gate: GateDep) -> UserOut:
+    """One user (admins only)."""
+    return UserOut.of(gate.store.user(username))
+
+
+@admin.get("/users/{username}/keys", responses=ONE)
+def list_keys(username: Username, _: AdminDep, gate: GateDep) -> list[KeyOut]:
+    """A user's API keys, revoked and expired ones included; never the keys themselves."""
+    return [KeyOut.of(k) for k in gate.store.keys(username)]
+
+
+@admin.post("/users/{username}/keys", status_code=201, responses={**POST, **_errors(404)})
+def add_key(
+    username: Username, _: AdminDep, gate: GateDep, body: Annotated[KeyIn, Body()]
+) -> NewKeyOut:
+    """A new API key for a user: the response holds the key, shown this once."""
+    key, secret = issue_key(gate.store, username, body.label, body.expires_in_days)
+    return NewKeyOut(**KeyOut.of(key).model_dump(), key=secret)
+
+
+@admin.delete("/users/{username}/keys/{key_id}", responses=ONE)
+def delete_key(
+    username: Username,
+    key_id: Annotated[str, Path(min_length=1, max_length=32)],
+    _: AdminDep,
+    gate: GateDep,
+) -> KeyOut:
+    """Revoke a key at once; requests made with it answer 401 from now on."""
+    return KeyOut.of(revoke_key(gate.store, username, key_id))
+
+
+@admin.get("/audit", responses=READ)
+def audit_log(
+    _: AdminDep,
+    gate: GateDep,
+    project: Annotated[str | None, Query(max_length=128)] = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[dt.datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[AuditOut]:
+    """Who read, matched or exported which confidential project, and when; newest first."""
+    stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") if since else None
+    entries = gate.store.audit(project, actor, stamp, limit)
+    return [AuditOut(**vars(e)) for e in entries]
+
+
+@admin.post("/admin/reindex", responses=READ)
+def reindex(_: AdminDep, gate: GateDep, settings: SettingsDep) -> ReindexOut:
+    """Embed what changed, rewrite the indexes and serve from them (admins only)."""
+    started = time.perf_counter()
+    encoder = gate.recommender.encoder
+    reports = build_indexes(gate.store, encoder, settings.models_dir)
+    fresh: Recommender = open_recommender(settings, gate.store, encoder.embedder)
+    gate.recommender = fresh
+    return ReindexOut(
+        kinds={r.kind: r.documents for r in reports},
+        embedded=sum(r.embedded for r in reports),
+        seconds=round(time.perf_counter() - started, 3),
+    )
