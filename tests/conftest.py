@@ -243,3 +243,178 @@ def add_user(
         create_user(store, username, Role(role), organisation)
         _, key = issue_key(store, username)
     return {"Authorization": f"Bearer {key}"}
+
+
+# ---------------------------------------------------------------------- the access world
+# Five projects, one per visibility case, two of them carrying canary strings that only some
+# principals may ever see. All are about CAR-T cells, so every ranking would include them if
+# nothing filtered it.
+
+CANARY_OWN = "CANARY-OWN-7f3a9d"
+CANARY_OTHER = "CANARY-OTHER-91bc4e"
+CANARY_TEAM = "CANARY-TEAM-c05e22"
+RESEARCHER = "u.res"
+OTHER = "u.other"
+GUEST_ORG = "O-GUEST"
+
+ACCESS_PROJECTS = [
+    make_project(
+        id="P-OWN-CONF",
+        title="Armoured CD70 CAR-T cells for renal carcinoma",
+        abstract=(
+            f"Unpublished: our {CANARY_OWN} construct secretes IL-18 and clears CD70-positive "
+            "renal tumours in mice. We need GMP CAR-T manufacturing and clinical sites."
+        ),
+        modality="car_t",
+        indications=["renal cell carcinoma"],
+        owner=RESEARCHER,
+        team=[],
+        visibility="confidential",
+    ),
+    make_project(
+        id="P-OTHER-CONF",
+        title=f"Dual CAR-T {CANARY_OTHER} against glioblastoma",
+        abstract=(
+            f"Unpublished: the {CANARY_OTHER} dual-targeting CAR-T product for glioblastoma "
+            "shows intracranial persistence. We need GMP CAR-T manufacturing and trial sites."
+        ),
+        modality="car_t",
+        indications=["glioblastoma"],
+        owner=OTHER,
+        team=[],
+        visibility="confidential",
+    ),
+    make_project(
+        id="P-TEAM-CONF",
+        title="Allogeneic CAR-T cells with TRAC knock-out for lymphoma",
+        abstract=(
+            f"Unpublished: {CANARY_TEAM} edited donor CAR-T cells for lymphoma. We need GMP "
+            "CAR-T manufacturing and clinical sites."
+        ),
+        modality="car_t",
+        indications=["lymphoma"],
+        owner=OTHER,
+        team=[RESEARCHER],
+        visibility="confidential",
+    ),
+    make_project(
+        id="P-INTERNAL",
+        title="CD19 CAR-T cells made in a closed automated system",
+        abstract=(
+            "An academic CD19 CAR-T product for lymphoma. We need GMP CAR-T manufacturing on a "
+            "closed automated platform and clinical sites."
+        ),
+        modality="car_t",
+        indications=["lymphoma"],
+        owner=OTHER,
+        team=[],
+        visibility="internal",
+    ),
+    make_project(
+        id="P-PUBLIC",
+        title="BCMA CAR-T cells for multiple myeloma",
+        abstract=(
+            "A BCMA-directed CAR-T product for relapsed myeloma. We need GMP CAR-T "
+            "manufacturing and clinical sites."
+        ),
+        modality="car_t",
+        indications=["multiple myeloma"],
+        owner=OTHER,
+        team=[],
+        visibility="public",
+    ),
+]
+ACCESS_ORGANISATIONS = [
+    make_organisation(
+        id=GUEST_ORG,
+        name="Cell Therapy Partner Ltd",
+        kind="cdmo",
+        capabilities=["cell_processing"],
+        documents=[{"title": "Capabilities", "text": "GMP manufacturing of CAR-T cells."}],
+    ),
+    make_organisation(
+        id="O-SITE",
+        name="Haematology Trial Unit",
+        kind="hospital_unit",
+        country="NL",
+        documents=[{"title": "Trials", "text": "Phase I CAR-T trials in lymphoma and myeloma."}],
+    ),
+]
+ACCESS_CALLS = [
+    make_call(
+        id="C-CART",
+        title="Clinical translation of CAR-T therapies",
+        text="Funds first-in-human CAR-T trials by academic groups.",
+    ),
+]
+# Who may see which project, by principal.
+VISIBLE = {
+    "admin": {p["id"] for p in ACCESS_PROJECTS},
+    "bizdev": {p["id"] for p in ACCESS_PROJECTS},
+    "researcher": {"P-OWN-CONF", "P-TEAM-CONF", "P-INTERNAL", "P-PUBLIC"},
+    "guest": {"P-PUBLIC"},
+    "anonymous": set(),
+}
+HIDDEN_CANARIES = {
+    "admin": set(),
+    "bizdev": set(),
+    "researcher": {CANARY_OTHER},
+    "guest": {CANARY_OWN, CANARY_OTHER, CANARY_TEAM},
+    "anonymous": {CANARY_OWN, CANARY_OTHER, CANARY_TEAM},
+}
+PRINCIPALS = {
+    "admin": ("u.admin", "admin", None),
+    "bizdev": ("u.bizdev", "bizdev", None),
+    "researcher": (RESEARCHER, "researcher", None),
+    "guest": ("u.guest", "guest", GUEST_ORG),
+}
+
+
+@pytest.fixture(scope="session")
+def built_access_world(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Path:
+    root = tmp_path_factory.mktemp("access")
+    data = root / "data"
+    data.mkdir()
+    write_jsonl(data / "projects.jsonl", ACCESS_PROJECTS)
+    write_jsonl(data / "organisations.jsonl", ACCESS_ORGANISATIONS)
+    write_jsonl(data / "calls.jsonl", ACCESS_CALLS)
+    with Store(root / "matcher.db") as store:
+        load_directory(store, data)
+        build_indexes(store, DocumentEncoder(embedder, store), root / "models")
+    return root
+
+
+@pytest.fixture
+def access_world(built_access_world: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "access"
+    shutil.copytree(built_access_world, target)
+    return target
+
+
+def access_settings(world: Path, **overrides: Any) -> Settings:
+    return Settings(
+        db_path=world / "matcher.db", models_dir=world / "models", today=TODAY, **overrides
+    )
+
+
+def add_principals(db_path: Path) -> dict[str, dict[str, str]]:
+    """One user with a key per role; request headers by role name (anonymous: none)."""
+    headers = {
+        role: add_user(db_path, username, kind, organisation)
+        for role, (username, kind, organisation) in PRINCIPALS.items()
+    }
+    return {**headers, "anonymous": {}}
+
+
+def served_routes(app: Any) -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves. FastAPI 0.16x keeps included routers as
+    `_IncludedRouter` objects in `app.routes`, so walk into them rather than trust a flat list."""
+    found = []
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        for r in contexts() if contexts else [route]:
+            found += [(m, r.path) for m in sorted(getattr(r, "methods", None) or ()) if m != "HEAD"]
+    assert len(found) > 20, f"route discovery broke: {found}"
+    return found
