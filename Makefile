@@ -10,7 +10,7 @@ DEMO_DB ?= var/demo.db
 DEMO_MODELS ?= models
 DEMO_ENV := MATCHER_DB_PATH=$(DEMO_DB) MATCHER_MODELS_DIR=$(DEMO_MODELS)
 
-.PHONY: install demo demo-admin test lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
+.PHONY: install demo demo-admin test fuzz lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Schemathesis over the whole API as each role, 500 examples per operation and role.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=500 $(BIN)/pytest tests/test_fuzz.py -q
 
 bench-build: $(STAMP)
 	$(BIN)/python -m bench.build

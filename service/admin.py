@@ -41,7 +41,7 @@ admin = APIRouter(prefix="/api/v1", tags=["admin"])
 Username = Annotated[str, Path(min_length=2, max_length=64)]
 
 
-@auth.post("/login", responses=_errors(401, 413, 422, 429, 503))
+@auth.post("/login", responses=_errors(400, 401, 413, 422, 429, 503))
 def sign_in(body: Annotated[LoginIn, Body()], request: Request, response: Response) -> SessionOut:
     """Open a session for the web pages: sets an HttpOnly cookie valid for 12 hours."""
     limiter = request.app.state.limiter

@@ -36,6 +36,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 WHY = {
+    400: "The body cannot be read: not JSON, or not UTF-8.",
     401: "No credentials, or a key that is malformed, unknown, revoked or expired.",
     403: "The caller's role may not do this.",
     404: "No object with this id that the caller may see.",
@@ -48,7 +49,7 @@ WHY = {
 OPEN = _errors(422, 503)
 READ = _errors(401, 403, 422, 429, 503)
 ONE = _errors(401, 403, 404, 422, 429, 503)
-POST = _errors(401, 403, 413, 422, 429, 503)
+POST = _errors(400, 401, 403, 413, 422, 429, 503)
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many matches to return.")]
 Id = Annotated[str, Path(min_length=1, max_length=128)]
