@@ -150,6 +150,8 @@ class Store:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # Deleted rows are overwritten, not left in free pages: erasure means gone.
+            self._db.execute("PRAGMA secure_delete = ON")
         except (sqlite3.Error, OSError) as error:
             raise StoreError(
                 f"Cannot open the database {self.path}: {error}. Check MATCHER_DB_PATH."
@@ -567,6 +569,8 @@ class Store:
                     "DELETE FROM embeddings WHERE hash = ?", [(h,) for h in set(vector_hashes)]
                 )
                 _bump(db)
+        with self._lock:  # old page images in the write-ahead log go too
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return next(e for e in self.erasures() if e.id == number)
 
     def erasures(self) -> list[Erasure]:
