@@ -85,26 +85,26 @@ def me(principal: PrincipalDep) -> Me:
 @admin.get("/users", responses=READ)
 def list_users(_: AdminDep, gate: GateDep) -> list[UserOut]:
     """Every user (admins only)."""
-    return [UserOut.of(u) for u in gate.store.users()]
+    return [UserOut.model_validate(u) for u in gate.store.users()]
 
 
 @admin.post("/users", status_code=201, responses={**POST, **_errors(404, 409)})
 def add_user(_: AdminDep, gate: GateDep, body: Annotated[UserIn, Body()]) -> UserOut:
     """Create a user (admins only); give them a key with POST /users/{username}/keys."""
     user = create_user(gate.store, body.username, body.role, body.organisation, body.display_name)
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 @admin.get("/users/{username}", responses=ONE)
 def get_user(username: Username, _: AdminDep, gate: GateDep) -> UserOut:
     """One user (admins only)."""
-    return UserOut.of(gate.store.user(username))
+    return UserOut.model_validate(gate.store.user(username))
 
 
 @admin.get("/users/{username}/keys", responses=ONE)
 def list_keys(username: Username, _: AdminDep, gate: GateDep) -> list[KeyOut]:
     """A user's API keys, revoked and expired ones included; never the keys themselves."""
-    return [KeyOut.of(k) for k in gate.store.keys(username)]
+    return [KeyOut.model_validate(k) for k in gate.store.keys(username)]
 
 
 @admin.post("/users/{username}/keys", status_code=201, responses={**POST, **_errors(404)})
@@ -113,7 +113,7 @@ def add_key(
 ) -> NewKeyOut:
     """A new API key for a user: the response holds the key, shown this once."""
     key, secret = issue_key(gate.store, username, body.label, body.expires_in_days)
-    return NewKeyOut(**KeyOut.of(key).model_dump(), key=secret)
+    return NewKeyOut(**KeyOut.model_validate(key).model_dump(), key=secret)
 
 
 @admin.delete("/users/{username}/keys/{key_id}", responses=ONE)
@@ -124,7 +124,7 @@ def delete_key(
     gate: GateDep,
 ) -> KeyOut:
     """Revoke a key at once; requests made with it answer 401 from now on."""
-    return KeyOut.of(revoke_key(gate.store, username, key_id))
+    return KeyOut.model_validate(revoke_key(gate.store, username, key_id))
 
 
 @admin.get("/audit", responses=READ)
@@ -139,7 +139,7 @@ def audit_log(
     """Who read, matched or exported which confidential project, and when; newest first."""
     stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") if since else None
     entries = gate.store.audit(project, actor, stamp, limit)
-    return [AuditOut(**vars(e)) for e in entries]
+    return [AuditOut.model_validate(e) for e in entries]
 
 
 @admin.post("/admin/reindex", responses=READ)

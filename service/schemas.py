@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher import ApiKey, Match, Modality, OrgKind, Role, Stage, User, Visibility
+from matcher import Match, Modality, OrgKind, Role, Stage, Visibility
 from matcher.settings import MAX_K
 
 MAX_TEXT = 20_000
@@ -259,20 +259,13 @@ class UserIn(Strict):
 
 
 class UserOut(Me):
+    """Read from a matcher.User."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     display_name: str
     created_at: dt.datetime
     disabled: bool
-
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(
-            username=user.username,
-            role=user.role,
-            organisation=user.organisation,
-            display_name=user.display_name,
-            created_at=user.created_at,
-            disabled=user.disabled,
-        )
 
 
 class KeyIn(Strict):
@@ -281,6 +274,10 @@ class KeyIn(Strict):
 
 
 class KeyOut(BaseModel):
+    """Read from a matcher.ApiKey: never the key itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     key_id: str
     username: str
     label: str
@@ -288,23 +285,14 @@ class KeyOut(BaseModel):
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
 
-    @classmethod
-    def of(cls, key: ApiKey) -> KeyOut:
-        return cls(
-            key_id=key.key_id,
-            username=key.username,
-            label=key.label,
-            created_at=key.created_at,
-            expires_at=key.expires_at,
-            revoked_at=key.revoked_at,
-        )
-
 
 class NewKeyOut(KeyOut):
     key: str = Field(description="The key itself: shown this once and never stored.")
 
 
 class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     at: dt.datetime
     actor: str

@@ -174,12 +174,25 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-def write_world(directory: Path) -> Path:
+def write_world(
+    directory: Path,
+    projects: list[dict[str, Any]] = PROJECTS,
+    organisations: list[dict[str, Any]] = ORGANISATIONS,
+    calls: list[dict[str, Any]] = CALLS,
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    write_jsonl(directory / "projects.jsonl", PROJECTS)
-    write_jsonl(directory / "organisations.jsonl", ORGANISATIONS)
-    write_jsonl(directory / "calls.jsonl", CALLS)
+    write_jsonl(directory / "projects.jsonl", projects)
+    write_jsonl(directory / "organisations.jsonl", organisations)
+    write_jsonl(directory / "calls.jsonl", calls)
     return directory
+
+
+def build_world(root: Path, embedder: SentenceTransformerEmbedder, data: Path) -> Path:
+    """Load `data` into root/matcher.db and build the indexes in root/models."""
+    with Store(root / "matcher.db") as store:
+        load_directory(store, data)
+        build_indexes(store, DocumentEncoder(embedder, store), root / "models")
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -196,11 +209,7 @@ def built_world(
 ) -> Path:
     """A small world loaded and indexed once; tests get copies (see `world`)."""
     root = tmp_path_factory.mktemp("world")
-    data = write_world(root / "data")
-    with Store(root / "matcher.db") as store:
-        load_directory(store, data)
-        build_indexes(store, DocumentEncoder(embedder, store), root / "models")
-    return root
+    return build_world(root, embedder, write_world(root / "data"))
 
 
 @pytest.fixture
@@ -375,15 +384,8 @@ def built_access_world(
     tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
 ) -> Path:
     root = tmp_path_factory.mktemp("access")
-    data = root / "data"
-    data.mkdir()
-    write_jsonl(data / "projects.jsonl", ACCESS_PROJECTS)
-    write_jsonl(data / "organisations.jsonl", ACCESS_ORGANISATIONS)
-    write_jsonl(data / "calls.jsonl", ACCESS_CALLS)
-    with Store(root / "matcher.db") as store:
-        load_directory(store, data)
-        build_indexes(store, DocumentEncoder(embedder, store), root / "models")
-    return root
+    data = write_world(root / "data", ACCESS_PROJECTS, ACCESS_ORGANISATIONS, ACCESS_CALLS)
+    return build_world(root, embedder, data)
 
 
 @pytest.fixture
