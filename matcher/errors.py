@@ -41,8 +41,9 @@ class NotFound(MatcherError):
     def __init__(self, kind: str, id: str) -> None:
         self.kind = kind
         self.id = id
+        hints = {"user": "matcher users list", "key": "matcher users keys USERNAME"}
         listable = kind in ("project", "organisation", "call")
-        hint = f"matcher list {kind}s" if listable else "matcher list"
+        hint = hints.get(kind, f"matcher list {kind}s" if listable else "matcher list")
         super().__init__(f"No {kind} with id {id!r}. List the stored ids with `{hint}`.")
 
 

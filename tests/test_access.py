@@ -135,7 +135,7 @@ def test_expired_keys_and_wrong_secrets_are_refused(store):
 
 
 def test_users_are_validated(store):
-    with pytest.raises(InvalidQuery, match="needs --organisation"):
+    with pytest.raises(InvalidQuery, match="needs an organisation"):
         create_user(store, "u.g", Role.GUEST)
     with pytest.raises(NotFound):
         create_user(store, "u.g", Role.GUEST, "O-NOWHERE")
