@@ -44,7 +44,9 @@ def create_user(
         )
     if role is Role.GUEST:
         if not organisation:
-            raise InvalidQuery("A guest user needs an organisation: the id of their organisation's record.")
+            raise InvalidQuery(
+                "A guest user needs an organisation: the id of their organisation's record."
+            )
         store.get(organisation, EntityKind.ORGANISATION)
     elif organisation:
         raise InvalidQuery("Only guest users are tied to an organisation.")

@@ -187,7 +187,7 @@ class Recommender:
         """The k projects that fit an organisation or a call best (the reverse direction), by
         the same pair scores as the forward direction. `allowed` restricts the ranking to these
         project ids. Raises NotFound."""
-        source_kind = self._known(id)
+        source_kind = self.known(id)
         if source_kind is None:
             raise NotFound("organisation or call", id)
         if source_kind not in (EntityKind.ORGANISATION, EntityKind.CALL):
@@ -264,7 +264,8 @@ class Recommender:
 
     # ------------------------------------------------------------------ scoring
 
-    def _known(self, id: str) -> EntityKind | None:
+    def known(self, id: str) -> EntityKind | None:
+        """The kind of a loaded entity, or None when these indexes do not hold it."""
         for kind, collection in self.collections.items():
             if id in collection.positions:
                 return kind

@@ -8,6 +8,7 @@ confidential project whose content it hands out.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Collection, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 from .access import Action, Principal, project_view
 from .domain import Entity, EntityKind, FundingCall, OrgKind, Project, Visibility
-from .errors import IndexNotBuilt, NotFound, PermissionDenied
+from .errors import IndexNotBuilt, NotFound, PermissionDenied, StaleIndex
 from .recommender import Match, Recommender, Target
 from .records import to_record
 from .store import Store
@@ -90,8 +91,10 @@ class View:
     def store(self) -> Store:
         return self.gate.store
 
-    @property
+    @functools.cached_property
     def recommender(self) -> Recommender:
+        """The gate's recommender when first asked for: one request ranks with one set of
+        indexes, even if the gate swaps in fresh ones meanwhile."""
         return self.gate.recommender
 
     def require(self, action: Action) -> None:
@@ -161,9 +164,10 @@ class View:
         projects in scope only."""
         self.require(Action.REVERSE)
         try:
-            self.store.get(id, kind, self.scope)
+            source = self.store.get(id, kind, self.scope)
         except NotFound:
             raise NotFound(kind.value if kind else "organisation or call", id) from None
+        self._indexed(source)
         matches = self.recommender.projects_for(id, k, allowed=self._visible(EntityKind.PROJECT))
         self._audit_matches(matches)
         return matches
@@ -219,7 +223,15 @@ class View:
                 f"The {self.principal.role.value} role gets partners and calls only for "
                 "projects its user owns or works on."
             )
+        self._indexed(project)
         return project
+
+    def _indexed(self, entity: Entity) -> None:
+        if self.recommender.known(entity.id) is None:
+            raise StaleIndex(
+                f"{entity.id!r} is stored but not indexed yet. Run `matcher build` (or POST "
+                "/api/v1/admin/reindex); a running server picks the new indexes up by itself."
+            )
 
     def _visible(self, kind: EntityKind) -> frozenset[str]:
         return self.gate.visible(kind, self.principal)

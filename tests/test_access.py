@@ -309,3 +309,16 @@ def test_oversized_bodies_get_413_before_they_are_read(http):
         headers={**headers["researcher"], "content-type": "application/json"},
     )
     assert_error(streamed, 413)
+
+
+def test_a_project_stored_after_the_start_is_served_once_reindexed(http):
+    client, headers, settings = http
+    with Store(settings.db_path) as store:
+        store.upsert([parse_project(make_project(id="P-NEW", visibility="public"))])
+    admin = headers["admin"]
+    assert client.get("/api/v1/projects/P-NEW", headers=admin).status_code == 200
+    error = assert_error(client.get("/api/v1/projects/P-NEW/partners", headers=admin), 503)
+    assert "not indexed yet" in error["message"]
+    reindexed = client.post("/api/v1/admin/reindex", headers=admin)
+    assert reindexed.json()["kinds"]["project"] == len(ACCESS_PROJECTS) + 1
+    assert client.get("/api/v1/projects/P-NEW/partners", headers=admin).status_code == 200
