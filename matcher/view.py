@@ -9,7 +9,6 @@ confidential project whose content it hands out.
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from .errors import IndexNotBuilt, NotFound, PermissionDenied, StaleIndex
 from .recommender import Match, Recommender, Target
 from .records import to_record
 from .store import Store
-
-log = logging.getLogger(__name__)
 
 
 class Gate:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from matcher import (
+    NotAuthenticated,
     Recommender,
     build_indexes,
     create_user,
@@ -50,7 +51,7 @@ def sign_in(body: Annotated[LoginIn, Body()], request: Request, response: Respon
     store = request.app.state.gate.store
     try:
         token, expires = login(store, body.username, body.password)
-    except Exception:
+    except NotAuthenticated:
         limiter.failed(client)
         raise
     response.set_cookie(
