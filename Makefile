@@ -43,7 +43,8 @@ test: lint typecheck pytest
 
 # Schemathesis over the whole API as each role, 500 examples per operation and role.
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=500 $(BIN)/pytest tests/test_fuzz.py -q
+	FUZZ_EXAMPLES=500 FUZZ_REPORT=var/fuzz-report.json $(BIN)/pytest tests/test_fuzz.py -q
+	@echo "requests per operation and role: var/fuzz-report.json"
 
 bench-build: $(STAMP)
 	$(BIN)/python -m bench.build

@@ -5,10 +5,13 @@ authenticated as each role: no 5xx, no response outside its schema, no undocumen
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
 import time
+from collections import Counter
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -25,6 +28,8 @@ from service.app import create_app
 from tests.conftest import CANARY_OTHER, access_settings, add_principals
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+REPORT = os.environ.get("FUZZ_REPORT")
+"""Where to write how many requests each operation and role got, as JSON (`make fuzz`)."""
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -55,9 +60,16 @@ def server(built_access_world, embedder, tmp_path_factory):
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", headers
+    tally: Counter[str] = Counter()
+    yield f"http://127.0.0.1:{port}", headers, tally
     server.should_exit = True
     thread.join(timeout=30)
+    if REPORT:
+        by_operation = dict(sorted(tally.items()))
+        summary = {"examples_per_operation_and_role": EXAMPLES, "requests": by_operation,
+                   "operations": len({k.split(" as ")[0] for k in tally}),
+                   "total": sum(tally.values())}  # fmt: skip
+        Path(REPORT).write_text(json.dumps(summary, indent=1))
 
 
 class socket_port:
@@ -83,7 +95,8 @@ class socket_port:
     derandomize=os.environ.get("CI") == "true",
 )
 def test_api_conforms_to_its_schema(case, server, role):
-    base_url, headers = server
+    base_url, headers, tally = server
+    tally[f"{case.operation.label} as {role}"] += 1
     response = case.call_and_validate(base_url=base_url, headers=headers[role], checks=CHECKS)
     if role in ("guest", "researcher"):
         assert CANARY_OTHER not in response.text
