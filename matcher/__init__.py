@@ -22,6 +22,7 @@ from .accounts import (
     revoke_key,
     session_principal,
     set_password,
+    update_user,
 )
 from .build import BuildProgress, KindReport, build_indexes, index_dir
 from .domain import (
@@ -169,4 +170,5 @@ __all__ = [
     "session_principal",
     "set_password",
     "to_record",
+    "update_user",
 ]

@@ -42,6 +42,37 @@ def create_user(
             f"Username {username!r} is not valid: 2-64 characters, lower-case letters, digits "
             "and . _ @ -, starting with a letter or digit."
         )
+    _check_organisation(store, role, organisation)
+    hashed = hash_password(password) if password else None
+    return store.add_user(username, role, organisation, display_name, hashed)
+
+
+def update_user(
+    store: Store,
+    username: str,
+    *,
+    role: Role | None = None,
+    organisation: str | None = None,
+    display_name: str | None = None,
+    disabled: bool | None = None,
+) -> User:
+    """Change what is given, keep the rest. A guest keeps or names an organisation; another role
+    drops it. Raises NotFound or InvalidQuery."""
+    user = store.user(username)
+    role = role or user.role
+    if role is Role.GUEST:
+        organisation = organisation or user.organisation
+    _check_organisation(store, role, organisation)
+    return store.update_user(
+        username,
+        role,
+        organisation,
+        user.display_name if display_name is None else display_name,
+        user.disabled if disabled is None else disabled,
+    )
+
+
+def _check_organisation(store: Store, role: Role, organisation: str | None) -> None:
     if role is Role.GUEST:
         if not organisation:
             raise InvalidQuery(
@@ -50,8 +81,6 @@ def create_user(
         store.get(organisation, EntityKind.ORGANISATION)
     elif organisation:
         raise InvalidQuery("Only guest users are tied to an organisation.")
-    hashed = hash_password(password) if password else None
-    return store.add_user(username, role, organisation, display_name, hashed)
 
 
 def issue_key(

@@ -438,6 +438,26 @@ class Store:
                 (username,),
             )
 
+    def update_user(
+        self,
+        username: str,
+        role: Role,
+        organisation: str | None,
+        display_name: str,
+        disabled: bool,
+    ) -> User:
+        """Replace a user's role, organisation, name and state. Disabling (or changing the role)
+        closes their sessions; their keys stop working while they are disabled."""
+        with self._transaction() as db:
+            user_id = self._user_id(db, username)
+            db.execute(
+                "UPDATE users SET role = ?, organisation = ?, display_name = ?, disabled = ?"
+                " WHERE id = ?",
+                (role.value, organisation, display_name, int(disabled), user_id),
+            )
+            db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+        return self.user(username)
+
     def add_key(
         self, username: str, key_id: str, secret_hash: str, label: str, expires_at: str | None
     ) -> ApiKey:

@@ -17,6 +17,7 @@ from matcher import (
     login,
     logout,
     revoke_key,
+    update_user,
 )
 
 from .auth import SESSION_COOKIE, client_of
@@ -33,6 +34,7 @@ from .schemas import (
     SessionOut,
     UserIn,
     UserOut,
+    UserPatch,
 )
 from .wiring import open_recommender
 
@@ -100,6 +102,22 @@ def add_user(_: AdminDep, gate: GateDep, body: Annotated[UserIn, Body()]) -> Use
 def get_user(username: Username, _: AdminDep, gate: GateDep) -> UserOut:
     """One user (admins only)."""
     return UserOut.model_validate(gate.store.user(username))
+
+
+@admin.patch("/users/{username}", responses={**POST, **_errors(404)})
+def change_user(
+    username: Username, _: AdminDep, gate: GateDep, body: Annotated[UserPatch, Body()]
+) -> UserOut:
+    """Change a user's role, organisation, name, or disable them (admins only)."""
+    user = update_user(
+        gate.store,
+        username,
+        role=body.role,
+        organisation=body.organisation,
+        display_name=body.display_name,
+        disabled=body.disabled,
+    )
+    return UserOut.model_validate(user)
 
 
 @admin.get("/users/{username}/keys", responses=ONE)

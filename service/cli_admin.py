@@ -16,6 +16,7 @@ from matcher import (
     replay,
     revoke_key,
     set_password,
+    update_user,
 )
 
 from .console import _friendly, _settings
@@ -47,6 +48,35 @@ def users_create(
     click.echo(f"Next: `matcher users key {user.username}` to give them an API key.")
 
 
+@users.command("set")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=None)
+@click.option("--organisation", default=None, help="Guests only: their organisation's id.")
+@click.option("--name", "display_name", default=None)
+@click.option("--disable/--enable", "disabled", default=None,
+              help="A disabled user's keys and sessions stop working.")  # fmt: skip
+@_friendly
+def users_set(
+    username: str,
+    role: str | None,
+    organisation: str | None,
+    display_name: str | None,
+    disabled: bool | None,
+) -> None:
+    """Change USERNAME's role, organisation or name, or disable or enable them."""
+    with open_store(_settings()) as store:
+        user = update_user(
+            store,
+            username,
+            role=Role(role) if role else None,
+            organisation=organisation,
+            display_name=display_name,
+            disabled=disabled,
+        )
+    state = "disabled" if user.disabled else "enabled"
+    click.echo(f"{user.username}: {user.role.value}, {state}.")
+
+
 @users.command("list")
 @_friendly
 def users_list() -> None:
@@ -54,7 +84,8 @@ def users_list() -> None:
     with open_store(_settings()) as store:
         for u in store.users():
             organisation = f"\t{u.organisation}" if u.organisation else ""
-            click.echo(f"{u.username}\t{u.role.value}{organisation}")
+            disabled = "\tdisabled" if u.disabled else ""
+            click.echo(f"{u.username}\t{u.role.value}{organisation}{disabled}")
 
 
 @users.command("key")

@@ -258,6 +258,13 @@ class UserIn(Strict):
     display_name: str = Field("", max_length=200)
 
 
+class UserPatch(Strict):
+    role: Role | None = None
+    organisation: str | None = Field(None, max_length=128)
+    display_name: str | None = Field(None, max_length=200)
+    disabled: bool | None = Field(None, description="A disabled user's keys and sessions fail.")
+
+
 class UserOut(Me):
     """Read from a matcher.User."""
 

@@ -322,3 +322,22 @@ def test_a_project_stored_after_the_start_is_served_once_reindexed(http):
     reindexed = client.post("/api/v1/admin/reindex", headers=admin)
     assert reindexed.json()["kinds"]["project"] == len(ACCESS_PROJECTS) + 1
     assert client.get("/api/v1/projects/P-NEW/partners", headers=admin).status_code == 200
+
+
+def test_disabling_a_user_or_changing_their_role_takes_effect_at_once(http):
+    client, headers, _ = http
+    admin, researcher = headers["admin"], headers["researcher"]
+    assert client.get("/api/v1/projects/P-OTHER-CONF", headers=researcher).status_code == 404
+    promoted = client.patch(f"/api/v1/users/{RESEARCHER}", json={"role": "bizdev"}, headers=admin)
+    assert promoted.json()["role"] == "bizdev"
+    assert client.get("/api/v1/projects/P-OTHER-CONF", headers=researcher).status_code == 200
+    disabled = client.patch(f"/api/v1/users/{RESEARCHER}", json={"disabled": True}, headers=admin)
+    assert disabled.json()["disabled"] is True
+    assert_error(client.get("/api/v1/me", headers=researcher), 401)
+    client.patch(f"/api/v1/users/{RESEARCHER}", json={"disabled": False}, headers=admin)
+    assert client.get("/api/v1/me", headers=researcher).json()["role"] == "bizdev"
+    as_guest = client.patch(f"/api/v1/users/{RESEARCHER}", json={"role": "guest"}, headers=admin)
+    assert_error(as_guest, 422)
+    guest = {"role": "guest", "organisation": GUEST_ORG}
+    assert client.patch(f"/api/v1/users/{RESEARCHER}", json=guest, headers=admin).status_code == 200
+    assert client.get("/api/v1/projects", headers=researcher).json()["total"] == 1

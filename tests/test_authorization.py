@@ -174,6 +174,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/users/{username}"): Row(
         "GET", get(f"/api/v1/users/{RESEARCHER}"), roles(200, 403, 403, 403)
     ),
+    ("PATCH", "/api/v1/users/{username}"): Row(
+        "PATCH",
+        post(f"/api/v1/users/{SPARE}", {"display_name": "Spare"}),
+        roles(200, 403, 403, 403),
+    ),
     ("GET", "/api/v1/users/{username}/keys"): Row(
         "GET", get(f"/api/v1/users/{SPARE}/keys"), roles(200, 403, 403, 403)
     ),
