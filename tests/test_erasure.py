@@ -185,3 +185,22 @@ def test_erase_refuses_unknown_kinds_and_ids(env):
     result = CliRunner().invoke(main, ["erase", "call", "C-CART", "--yes"])
     assert result.exit_code == 2  # calls are public texts: nothing to erase
     assert not ledger_path(env.db_path).exists()
+
+
+def test_a_running_server_reloads_the_indexes_after_an_erasure(env, embedder, monkeypatch):
+    import time
+
+    import service.app
+
+    monkeypatch.setattr(service.app, "FOLLOW_SECONDS", 0.1)
+    headers = add_principals(env.db_path)["admin"]
+    with TestClient(create_app(env, embedder)) as client:
+        assert client.get("/health").json()["counts"]["project"] == 5
+        cli("erase", "project", ERASED, "--yes")
+        deadline = time.monotonic() + 20
+        while client.get("/health").json()["counts"]["project"] != 4:
+            assert time.monotonic() < deadline, "the server did not reload its indexes"
+            time.sleep(0.1)
+        gate = client.app.state.gate
+        assert ERASED not in gate.recommender.collections[EntityKind.PROJECT].positions
+        assert client.get("/api/v1/projects", headers=headers).json()["total"] == 4
