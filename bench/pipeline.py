@@ -159,7 +159,7 @@ def examples(run: TaskRun, seed: int = 0) -> Examples:
     groups = [f"q:{q}" for q in queries]
     # A group's pairs weigh its rows' mean weight (see Ranker): each query the same.
     weight = np.full(len(queries), 1.0 / max(1, len(set(queries))))
-    if run.task.orders_candidates:
+    if run.task.orders_candidates and OBJECTIVE == "pairwise" and CANDIDATE_PAIRS > 0:
         position = {c: i for i, c in enumerate(ids)}
         judged_for: dict[str, list[tuple[str, float]]] = {}
         for query in run.queries():

@@ -8,6 +8,7 @@ the same in both directions. Each weighted feature is a part of the score that r
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import tempfile
@@ -189,7 +190,7 @@ def pairwise_differences(
     weights: list[npt.NDArray[np.float64]] = []
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.r_[True, groups[order][1:] != groups[order][:-1], True])
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, end in itertools.pairwise(bounds.tolist()):
         rows = order[start:end]
         g = grades[rows]
         high, low = np.nonzero(g[:, None] > g[None, :])
