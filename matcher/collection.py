@@ -191,7 +191,7 @@ class Loaded:
         lexical = self.lexical.scores(query.text)
         doc_lexical = self.doc_lexical.scores(query.text)
         tfidf = self.tfidf.scores(query.text)
-        gone_docs = np.flatnonzero(dropped) if dropped is not None else []
+        gone_docs = np.flatnonzero(dropped).tolist() if dropped is not None else []
         tfidf_phrases = self.doc_tfidf.scores(query.text, exclude=gone_docs)
         doc_phrase = self.phrases.scores(query.text)
         if dropped is not None and dropped.any():

@@ -305,7 +305,7 @@ class DocumentTfidfIndex:
             for entity in np.unique(self.owner_[gone]):
                 kept = ~gone[self.members_[entity]]
                 norms2[entity] = self.grams_[entity][np.ix_(kept, kept)].sum()
-        dots = np.bincount(self.owner_, weights=by_doc, minlength=self.n_)
+        dots = np.bincount(self.owner_, weights=by_doc, minlength=self.n_).astype(np.float64)
         return _cosine(dots, norms2)
 
     def scores_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:

@@ -104,7 +104,7 @@ class Ranker(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if self.objective == "pairwise":
             if groups is None:
                 raise ValueError("a pairwise ranker needs groups")
-            return self._fit_pairs(X, np.asarray(y), np.asarray(groups), sample_weight)
+            return self._fit_pairs(np.asarray(X), np.asarray(y), np.asarray(groups), sample_weight)
         self.scaler_ = StandardScaler().fit(X, sample_weight=sample_weight)
         self.model_ = LogisticRegression(
             C=self.C, max_iter=self.max_iter, random_state=self.random_state
