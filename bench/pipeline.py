@@ -31,8 +31,11 @@ log = logging.getLogger("bench.quality")
 
 _EMBEDDERS: dict[str, SentenceTransformerEmbedder] = {}
 _CACHES: dict[Path, Store] = {}
-HARD_NEGATIVES = 50
-RANDOM_NEGATIVES = 50
+HARD_NEGATIVES = 0
+RANDOM_NEGATIVES = 100
+CANDIDATE_PAIRS = 0.5
+"""Share of the training weight on pairs of queries judged for the same candidate, in tasks whose
+metric orders each candidate's queries (expert's loss); the rest is on pairs within queries."""
 
 
 def embedder_for(model: str) -> SentenceTransformerEmbedder:
@@ -121,14 +124,21 @@ def fold_of(query: str, folds: int) -> int:
 @dataclass
 class Examples:
     X: npt.NDArray[np.float32]
-    y: npt.NDArray[np.int64]
+    y: npt.NDArray[np.float64]
     weight: npt.NDArray[np.float64]
     query: list[str]
+    group: list[str]
+    """Pairs are formed within a group: a query ('q:' id), or a candidate with the queries
+    judged for it ('c:' id), whose labels are then the judged grades."""
 
 
 def examples(run: TaskRun, seed: int = 0) -> Examples:
-    """Training rows of one task: every judged candidate (relevant or rated lower), the default
-    scorer's strongest answers, and random ones; each task weighs the same in total."""
+    """Training rows of one task: in each query, every judged candidate (relevant or rated lower)
+    and random ones, labelled relevant or not (HARD_NEGATIVES of the default scorer's strongest
+    answers can be added; they made the pairwise ranker worse on every task). Where the task's
+    metric orders each candidate's queries (`orders_candidates`), also each candidate's rows for
+    the queries judged for it, labelled with the grade, as groups of their own holding
+    CANDIDATE_PAIRS of the weight."""
     rng = np.random.default_rng(seed)
     ids = run.candidate_ids()
     rows, labels, queries = [], [], []
@@ -144,14 +154,47 @@ def examples(run: TaskRun, seed: int = 0) -> Examples:
         random = rng.choice(len(ids), size=min(RANDOM_NEGATIVES, len(ids)), replace=False)
         chosen = np.unique(np.concatenate([np.flatnonzero(rated), hard, random]))
         rows.append(features[chosen])
-        labels.append(relevant[chosen].astype(np.int64))
+        labels.append(relevant[chosen].astype(np.float64))
         queries += [query] * len(chosen)
+    groups = [f"q:{q}" for q in queries]
+    # A group's pairs weigh its rows' mean weight (see Ranker): each query the same.
+    weight = np.full(len(queries), 1.0 / max(1, len(set(queries))))
+    if run.task.orders_candidates and OBJECTIVE == "pairwise" and CANDIDATE_PAIRS > 0:
+        position = {c: i for i, c in enumerate(ids)}
+        judged_for: dict[str, list[tuple[str, float]]] = {}
+        for query in run.queries():
+            for candidate, grade in run.task.qrels.get(query, {}).items():
+                if candidate in position:
+                    judged_for.setdefault(candidate, []).append((query, grade))
+        extra_rows, extra_labels, extra_queries, extra_groups = [], [], [], []
+        gaps: list[float] = []
+        for candidate, judged in sorted(judged_for.items()):
+            grades = np.array([g for _, g in judged])
+            gap = float(np.abs(grades[:, None] - grades[None, :]).sum() / 2)
+            if not gap:
+                continue
+            for query, grade in judged:
+                extra_rows.append(run.features(query)[position[candidate]])
+                extra_labels.append(grade)
+                extra_queries.append(query)
+                extra_groups.append(f"c:{candidate}")
+                gaps.append(gap)
+        if extra_rows:
+            rows.append(np.stack(extra_rows))
+            labels.append(np.array(extra_labels, dtype=np.float64))
+            queries += extra_queries
+            groups += extra_groups
+            # A candidate weighs as much as its pairs' grade differences, as in the loss.
+            gap_of = dict(zip(extra_groups, gaps, strict=True))
+            extra = np.array(gaps) * CANDIDATE_PAIRS / sum(gap_of.values())
+            weight = np.concatenate([weight * (1 - CANDIDATE_PAIRS), extra])
     X = np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
-    y = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
-    weight = np.full(len(y), 1.0 / max(1, len(y)))
-    return Examples(X, y, weight, queries)
+    y = np.concatenate(labels) if labels else np.zeros(0, dtype=np.float64)
+    return Examples(X, y, weight, queries, groups)
 
 
+OBJECTIVE = "pairwise"
+C = 0.01
 UNLEARNED = ("facets",)
 """Left out of learning, weight 0. On the benchmarks facets are read from the texts only and
 carry no signal (leaving them out changes trialpartner by under 0.005); learned, their weight
@@ -161,11 +204,13 @@ came out negative, which would have made 'shares modality AAV' count against a m
 def _fit(parts: list[Examples], manifest: dict[str, object]) -> LinearScorer:
     X = np.concatenate([p.X for p in parts]).copy()
     y = np.concatenate([p.y for p in parts])
+    groups = np.array([g for p in parts for g in p.group])
     weight = np.concatenate([p.weight for p in parts])
     weight = weight / weight.mean()
     unlearned = [FEATURES.index(name) for name in UNLEARNED]
     X[:, unlearned] = 0.0
-    scorer = Ranker(C=1.0).fit(X, y, sample_weight=weight).to_scorer(manifest)
+    ranker = Ranker(C=C, objective=OBJECTIVE)
+    scorer = ranker.fit(X, y, groups=groups, sample_weight=weight).to_scorer(manifest)
     weights = {name: (0.0 if name in UNLEARNED else w) for name, w in scorer.weights.items()}
     return LinearScorer(weights, scorer.bias, scorer.manifest)
 
@@ -174,7 +219,11 @@ def _subset(e: Examples, keep: npt.NDArray[np.bool_]) -> Examples:
     weight = e.weight[keep]
     weight = weight / weight.sum() if weight.sum() else weight
     return Examples(
-        e.X[keep], e.y[keep], weight, [q for q, k in zip(e.query, keep, strict=True) if k]
+        e.X[keep],
+        e.y[keep],
+        weight,
+        [q for q, k in zip(e.query, keep, strict=True) if k],
+        [g for g, k in zip(e.group, keep, strict=True) if k],
     )
 
 

@@ -72,6 +72,11 @@ class Task:
         return gain_function(self.info.get("gain", "relevance"))
 
     @property
+    def orders_candidates(self) -> bool:
+        """Whether a metric of the task orders each candidate's queries (expert's loss)."""
+        return "stelmakh_loss" in str(self.info.get("extra_metric", ""))
+
+    @property
     def leave_one_out(self) -> bool:
         return self.info.get("profile_doc_mask") == "query_id"
 

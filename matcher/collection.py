@@ -16,7 +16,7 @@ from .embedding import Matrix, normalise
 from .facets import Facet, facet_source
 from .features import FEATURES, MAX_FACETS
 from .index import Manifest, VectorIndex
-from .lexical import LexicalIndex, TfidfIndex
+from .lexical import DocumentTfidfIndex, LexicalIndex, PhraseIndex, TfidfIndex
 from .store import StoredDocument
 
 Vector = npt.NDArray[np.float32]
@@ -92,6 +92,12 @@ class Loaded:
             if self.doc_texts
             else None
         )
+        self.doc_tfidf = (
+            DocumentTfidfIndex().fit(self.doc_texts, self.doc_owner, len(self.entities))
+            if self.doc_texts
+            else None
+        )
+        self.phrases = PhraseIndex().fit(self.doc_texts)
         self.facet_sources = [facet_source(e) for e in self.entities]
         self.facets = [
             source.from_documents([self.doc_texts[i] for i in self.entity_docs(position)])
@@ -181,17 +187,23 @@ class Loaded:
                 kept = [i for i in self.docs_of[position] if not dropped[i]]
                 centroid = normalise(self.doc_vectors[kept].sum(axis=0, keepdims=True))[0]
                 out[position, _F["dense_mean"]] = centroid @ query_mean
-        assert self.lexical and self.doc_lexical and self.tfidf
+        assert self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf
         lexical = self.lexical.scores(query.text)
         doc_lexical = self.doc_lexical.scores(query.text)
         tfidf = self.tfidf.scores(query.text)
+        gone_docs = np.flatnonzero(dropped).tolist() if dropped is not None else []
+        tfidf_phrases = self.doc_tfidf.scores(query.text, exclude=gone_docs)
+        doc_phrase = self.phrases.scores(query.text)
         if dropped is not None and dropped.any():
             doc_lexical[dropped] = 0.0
+            doc_phrase[dropped] = 0.0
             for position in np.unique(self.doc_owner[dropped]):
                 gone = [int(i) for i in np.flatnonzero(dropped) if self.doc_owner[i] == position]
                 texts = [self.doc_texts[i] for i in gone]
                 lexical[position] = self.lexical.score_without(query.text, int(position), texts)
                 tfidf[position] = self.tfidf.score_without(query.text, int(position), gone)
+        phrase = np.zeros(n, dtype=np.float32)
+        np.maximum.at(phrase, self.doc_owner, doc_phrase)
         lexical_max = np.zeros(n, dtype=np.float32)
         np.maximum.at(lexical_max, self.doc_owner, doc_lexical)
         rare = self.doc_lexical.rarest_shared(query.text)
@@ -203,6 +215,8 @@ class Loaded:
         out[:, _F["lexical"]] = lexical
         out[:, _F["lexical_max"]] = lexical_max
         out[:, _F["tfidf"]] = tfidf
+        out[:, _F["tfidf_phrases"]] = tfidf_phrases
+        out[:, _F["phrase"]] = phrase
         out[:, _F["facets"]] = self.shared_facet_counts(query.facets)
         if dropped is not None and dropped.any():
             for position in np.unique(self.doc_owner[dropped]):
@@ -234,9 +248,14 @@ class Loaded:
         out[:, _F["dense_top3"]] = top.mean(axis=1)
         query_means = normalise(projects.doc_sums)
         out[:, _F["dense_mean"]] = query_means @ self.centroids[position]
-        assert self.lexical and self.doc_lexical and self.tfidf
+        assert self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf
         out[:, _F["lexical"]] = self.lexical.scores_against(projects.texts, position)
         out[:, _F["tfidf"]] = self.tfidf.scores_against(projects.texts, position)
+        out[:, _F["tfidf_phrases"]] = self.doc_tfidf.scores_against(projects.texts, position)
+        out[:, _F["phrase"]] = [
+            float(self.phrases.scores(text)[docs].max()) if len(docs) else 0.0
+            for text in projects.texts
+        ]
         lexical_max = np.zeros(n, dtype=np.float32)
         for d in docs:
             lexical_max = np.maximum(

@@ -14,6 +14,8 @@ FEATURES: tuple[str, ...] = (
     "lexical",
     "lexical_max",
     "tfidf",
+    "tfidf_phrases",
+    "phrase",
     "rare_term",
     "facets",
     "log_documents",
@@ -27,6 +29,11 @@ dense_top3     mean cosine of the other side's three documents closest to the pr
 lexical        BM25 of the project against all of the other side's text, normalised to [0, 1]
 lexical_max    the same against the other side's best single document
 tfidf          TF-IDF cosine (words and word pairs) with all of the other side's documents
+tfidf_phrases  TF-IDF cosine (runs of one to four words) with the sum of the other side's
+               documents' unit vectors: every document counts the same, and the wording an
+               organisation repeats across its records (its stock phrases) weighs in
+phrase         the longest run of words (from 3, capped at 8) the project shares verbatim with one
+               of the other side's documents, scaled to [0, 1]
 rare_term      IDF of the rarest word the project shares with one of the other side's documents,
                scaled to [0, 1]: a product, cell line or acronym that few documents use
 facets         shared facets (modality, indication, capability, stage), at most 6
@@ -42,6 +49,8 @@ FAMILIES: dict[str, str] = {
     "lexical": "lexical",
     "lexical_max": "lexical",
     "tfidf": "lexical",
+    "tfidf_phrases": "lexical",
+    "phrase": "lexical",
     "rare_term": "lexical",
     "facets": "facets",
     "log_documents": "profile",

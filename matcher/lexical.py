@@ -232,3 +232,178 @@ class TfidfIndex:
         counts = self.entity_counts_[row] - self.doc_counts_[list(documents)].sum(axis=0)
         vector = self._weigh(sp.csr_matrix(np.maximum(counts, 0), dtype=np.float32))
         return float((self.query([text]) @ vector.T).toarray()[0, 0])
+
+
+class DocumentTfidfIndex:
+    """TF-IDF cosine over words and runs of up to four words (sublinear term frequency), where
+    an entity is the sum of its documents' unit vectors: each document counts the same however
+    long it is, and a phrase an organisation repeats across its records (a sponsor's own wording)
+    weighs in. Runs are hashed, so no vocabulary is kept. An entity's norm comes from the dot
+    products of its documents with each other, so documents can be left out exactly."""
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 4), buckets: int = 2**22) -> None:
+        self.ngram_range = ngram_range
+        self.buckets = buckets
+
+    def fit(
+        self, documents: Sequence[str], owner: npt.NDArray[np.int64], n: int
+    ) -> DocumentTfidfIndex:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self.vectorizer_ = HashingVectorizer(
+            tokenizer=tokens,
+            lowercase=False,
+            token_pattern=None,
+            ngram_range=self.ngram_range,
+            n_features=self.buckets,
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
+        )
+        counts = sp.csr_matrix(self.vectorizer_.transform(documents), dtype=np.float32)
+        df = np.bincount(counts.indices, minlength=self.buckets).astype(np.float64)
+        self.idf_ = (np.log((1 + len(documents)) / (1 + df)) + 1).astype(np.float32)
+        docs = self._unit(counts)
+        self.docs_ = docs
+        self.docs_by_term_ = docs.tocsc()
+        self.owner_ = np.asarray(owner, dtype=np.int64)
+        self.n_ = n
+        self.members_: list[npt.NDArray[np.int64]] = [
+            np.flatnonzero(self.owner_ == i) for i in range(n)
+        ]
+        self.grams_ = [_gram(docs[m]) for m in self.members_]
+        self.norms2_ = np.array([g.sum() for g in self.grams_], dtype=np.float64)
+        return self
+
+    def _unit(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """Sublinear tf times idf, each row scaled to unit length (empty rows stay empty)."""
+        out = counts.copy()
+        out.data = (1 + np.log(np.maximum(out.data, 1e-12))) * self.idf_[out.indices]
+        out.data[counts.data <= 0] = 0
+        squares = np.zeros(out.shape[0], dtype=np.float64)
+        rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+        np.add.at(squares, rows, out.data.astype(np.float64) ** 2)
+        norms = np.sqrt(squares)
+        out.data = (out.data / np.maximum(norms[rows], 1e-12)).astype(np.float32)
+        return out
+
+    def query(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self._unit(sp.csr_matrix(self.vectorizer_.transform(texts), dtype=np.float32))
+
+    def scores(self, text: str, exclude: Sequence[int] = ()) -> npt.NDArray[np.float32]:
+        """Cosine of the text with every entity; documents at the positions in `exclude` are left
+        out of their entities."""
+        query = self.query([text])
+        by_doc = np.asarray(
+            self.docs_by_term_[:, query.indices] @ query.data, dtype=np.float64
+        ).ravel()
+        norms2 = self.norms2_.copy()
+        if len(exclude):
+            gone = np.zeros(len(by_doc), dtype=bool)
+            gone[list(exclude)] = True
+            by_doc[gone] = 0.0
+            for entity in np.unique(self.owner_[gone]):
+                kept = ~gone[self.members_[entity]]
+                norms2[entity] = self.grams_[entity][np.ix_(kept, kept)].sum()
+        dots = np.bincount(self.owner_, weights=by_doc, minlength=self.n_).astype(np.float64)
+        return _cosine(dots, norms2)
+
+    def scores_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:
+        """Cosine of many texts with one entity: the reverse direction."""
+        members = self.docs_[self.members_[row]]
+        dots = np.asarray((self.query(texts) @ members.T).sum(axis=1), np.float64).ravel()
+        return _cosine(dots, np.full(len(dots), self.norms2_[row]))
+
+
+def _gram(rows: sp.csr_matrix) -> npt.NDArray[np.float64]:
+    """Dot products of a few sparse rows with each other (columns remapped to the ones used)."""
+    if not rows.nnz:
+        return np.zeros((rows.shape[0], rows.shape[0]))
+    used, inverse = np.unique(rows.indices, return_inverse=True)
+    dense = np.zeros((rows.shape[0], len(used)))
+    at = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    dense[at, inverse] = rows.data
+    return dense @ dense.T
+
+
+def _cosine(
+    dots: npt.NDArray[np.float64], norms2: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float32]:
+    norms = np.sqrt(np.maximum(norms2, 0.0))
+    return np.where(norms > 1e-6, dots / np.maximum(norms, 1e-6), 0.0).astype(np.float32)
+
+
+class PhraseIndex:
+    """The longest run of words a text shares verbatim with each document: a sponsor's stock
+    sentence, a protocol or product name written out the same way. Runs shorter than SHORTEST
+    words count 0 (two words in common are everywhere); the score is
+    (min(run, LONGEST) - SHORTEST + 1) / (LONGEST - SHORTEST + 1), in [0, 1]."""
+
+    SHORTEST = 3
+    LONGEST = 8
+
+    def fit(self, documents: Sequence[str]) -> PhraseIndex:
+        vocab: dict[str, int] = {}
+        ids = [
+            np.array([vocab.setdefault(w, len(vocab)) for w in words(d)], dtype=np.int64)
+            for d in documents
+        ]
+        self.vocab_ = vocab
+        keys, positions, owners = [], [], []
+        offset = 0
+        for doc, word_ids in enumerate(ids):
+            grams = self._keys(word_ids)
+            keys.append(grams)
+            positions.append(offset + np.arange(len(grams), dtype=np.int64))
+            owners.append(np.full(len(grams), doc, dtype=np.int64))
+            offset += len(word_ids) + self.SHORTEST  # a gap: no run crosses two documents
+        order_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        order = np.argsort(order_keys, kind="stable")
+        self.keys_ = order_keys[order]
+        self.positions_ = np.concatenate(positions)[order] if keys else order_keys
+        self.owners_ = np.concatenate(owners)[order] if keys else order_keys
+        self.n_docs_ = len(documents)
+        return self
+
+    def _keys(self, word_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """One integer per run of SHORTEST words (-1 where a word is unknown)."""
+        k = self.SHORTEST
+        if len(word_ids) < k:
+            return np.zeros(0, dtype=np.int64)
+        size = np.int64(len(self.vocab_) + 1)
+        key = np.zeros(len(word_ids) - k + 1, dtype=np.int64)
+        for j in range(k):
+            key = key * size + word_ids[j : len(word_ids) - k + 1 + j]
+        unknown = np.zeros(len(key), dtype=bool)
+        for j in range(k):
+            unknown |= word_ids[j : len(word_ids) - k + 1 + j] < 0
+        return np.where(unknown, -1, key)
+
+    def scores(self, text: str) -> npt.NDArray[np.float32]:
+        """Per document, the scaled length of the longest run of words shared with the text."""
+        out = np.zeros(self.n_docs_, dtype=np.float32)
+        query = self._keys(np.array([self.vocab_.get(w, -1) for w in words(text)], np.int64))
+        query_at = np.flatnonzero(query >= 0)
+        if not len(query_at) or not len(self.keys_):
+            return out
+        lo = np.searchsorted(self.keys_, query[query_at], side="left")
+        hi = np.searchsorted(self.keys_, query[query_at], side="right")
+        counts = hi - lo
+        if not counts.sum():
+            return out
+        at = np.repeat(query_at, counts)
+        hits = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True) if b > a])
+        # A run is a chain of hits on one diagonal (document position minus query position)
+        # whose query positions follow each other.
+        diagonal = self.positions_[hits] - at
+        order = np.lexsort((at, diagonal))
+        diagonal, at, owner = diagonal[order], at[order], self.owners_[hits][order]
+        starts = np.ones(len(at), dtype=bool)
+        starts[1:] = (diagonal[1:] != diagonal[:-1]) | (at[1:] != at[:-1] + 1)
+        run_id = np.cumsum(starts) - 1
+        lengths = np.bincount(run_id)
+        run_owner = owner[starts]
+        longest = np.zeros(self.n_docs_, dtype=np.int64)
+        np.maximum.at(longest, run_owner, lengths)
+        span = self.LONGEST - self.SHORTEST + 1
+        return (np.minimum(longest, span) / span).astype(np.float32)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from matcher import LexicalIndex
 
@@ -57,3 +58,45 @@ def test_tfidf_reverse_and_leave_out_agree_with_the_forward_scores():
     alone = TfidfIndex().fit(docs[:1] + docs[2:], np.array([0, 1, 2]), 3)
     assert index.score_without("CAR-T cells", 0, [1]) == 0.0 < index.scores("CAR-T cells")[0]
     assert alone.scores("retina")[0] > 0
+
+
+def test_document_tfidf_reverse_and_leave_out_agree_with_the_forward_scores():
+    from matcher.lexical import DocumentTfidfIndex
+
+    docs = [
+        "AAV vectors for the retina",
+        "CAR-T cells for relapsed lymphoma in adults",
+        "CAR-T cells for lymphoma",
+        "lupus nephritis",
+    ]
+    owner = np.array([0, 0, 1, 2])
+    index = DocumentTfidfIndex().fit(docs, owner, 3)
+    queries = ["CAR-T cells for relapsed lymphoma", "retina AAV"]
+    for row in range(3):
+        forward = [index.scores(q)[row] for q in queries]
+        np.testing.assert_allclose(index.scores_against(queries, row), forward, rtol=1e-5)
+    # Leaving a document out scores as if another entity held it (same IDF), exactly.
+    left = index.scores(queries[0], exclude=[1])
+    moved = DocumentTfidfIndex().fit(docs, np.array([0, 3, 1, 2]), 4)
+    np.testing.assert_allclose(left, moved.scores(queries[0])[:3], rtol=1e-5)
+    assert left[0] < index.scores(queries[0])[0]
+    assert index.scores("lupus nephritis")[2] == pytest.approx(1.0) and index.scores("")[0] == 0.0
+
+
+def test_phrases_count_runs_of_three_words_and_more():
+    from matcher.lexical import PhraseIndex
+
+    docs = [
+        "The purpose of this study is to evaluate the safety of MSC-NTF cells",
+        "safety of cells",
+        "evaluate safety",
+        "",
+    ]
+    index = PhraseIndex().fit(docs)
+    scores = index.scores("This study is to evaluate the safety of MSC-NTF in ALS")
+    # doc 0 shares 'this study is to evaluate the safety of msc-ntf' (9 words: capped at 8)
+    # doc 1 'safety of' (2 words: 0), doc 2 'evaluate safety' is not a run of the query
+    np.testing.assert_allclose(scores, [1.0, 0.0, 0.0, 0.0])
+    assert index.scores("safety of cells today")[1] == pytest.approx(1 / 6)
+    assert index.scores("nothing shared here")[0] == 0.0
+    assert PhraseIndex().fit([]).scores("any text").shape == (0,)

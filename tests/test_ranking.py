@@ -33,7 +33,49 @@ def test_fit_returns_self_and_the_scorer_reproduces_it():
     scorer = ranker.to_scorer({"model": "m"})
     np.testing.assert_allclose(scorer.score(X), ranker.decision_function(X), rtol=1e-4, atol=1e-4)
     assert scorer.weights["dense_max"] > scorer.weights["lexical"] > 0
-    assert clone(ranker).get_params() == {"C": 0.5, "max_iter": 1000, "random_state": 0}
+    assert clone(ranker).get_params() == {
+        "C": 0.5,
+        "max_iter": 1000,
+        "random_state": 0,
+        "objective": "pointwise",
+    }
+
+
+def test_a_pairwise_ranker_orders_rows_within_groups():
+    X, y = training_data()
+    groups = np.arange(len(X)) // 10
+    # An offset per group that the labels ignore: a pairwise ranker does not see it.
+    shifted = X.copy()
+    shifted[:, 1] += groups * 3.0
+    ranker = Ranker(C=0.5, objective="pairwise").fit(shifted, y, groups=groups)
+    scorer = ranker.to_scorer()
+    np.testing.assert_allclose(
+        scorer.score(shifted), ranker.decision_function(shifted), rtol=1e-4, atol=1e-4
+    )
+    assert scorer.bias == 0.0
+    assert scorer.weights["dense_max"] > scorer.weights["lexical"] > 0
+    assert abs(scorer.weights["dense_mean"]) < 0.2 * scorer.weights["dense_max"]
+    # graded labels within a group: a higher grade should score higher
+    grades = np.where(y == 1, 1.0 + (X[:, 0] > 1), 0.0)
+    graded = Ranker(objective="pairwise").fit(X, grades, groups=groups).to_scorer()
+    assert graded.weights["dense_max"] > 0
+    with pytest.raises(ValueError, match="groups"):
+        Ranker(objective="pairwise").fit(X, y)
+    with pytest.raises(ValueError, match="objective"):
+        Ranker(objective="listwise").fit(X, y)
+
+
+def test_pairwise_differences_weigh_each_group_by_its_mean_weight():
+    from matcher.ranking import pairwise_differences
+
+    X = np.arange(10, dtype=np.float64).reshape(5, 2)
+    grades = np.array([1.0, 0.0, 0.0, 3.0, 1.0])
+    groups = np.array(["a", "a", "a", "b", "b"])
+    weight = np.array([1.0, 1.0, 1.0, 4.0, 4.0])
+    diffs, weights = pairwise_differences(X, grades, groups, weight)
+    assert len(diffs) == 3  # (0,1), (0,2) in a; (3,4) in b
+    np.testing.assert_allclose(sorted(weights), [0.5, 0.5, 4.0])
+    np.testing.assert_allclose(diffs[-1], X[3] - X[4])
 
 
 def test_parts_add_up_to_the_score():

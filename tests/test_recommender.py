@@ -150,7 +150,7 @@ def test_excluded_documents_leave_the_profile(recommender, store):
     from matcher import FEATURES
 
     row = ids.index("O-CELL")
-    for name in ("dense_max", "lexical", "tfidf", "facets"):
+    for name in ("dense_max", "lexical", "tfidf", "tfidf_phrases", "facets"):
         column = FEATURES.index(name)
         assert masked[row, column] < full[row, column], name
     # the track record keeps its size: a smaller count would give away the left-out record
