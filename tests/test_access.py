@@ -38,6 +38,7 @@ from tests.conftest import (
     add_principals,
     make_project,
 )
+from tests.test_api import assert_error
 
 PRINCIPAL = {
     "admin": Principal("u.admin", Role.ADMIN),
@@ -172,14 +173,6 @@ def http(access_world, embedder):
     headers = add_principals(settings.db_path)
     with TestClient(create_app(settings, embedder)) as client:
         yield client, headers, settings
-
-
-def assert_error(response, status):
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert set(error) == {"status", "code", "message", "details"}
-    assert error["status"] == status
-    return error
 
 
 @pytest.mark.parametrize(
