@@ -80,12 +80,6 @@ class Scope:
             self.calls,
         )
 
-    def sees(self, project: Project) -> bool:
-        """The same rule as the store's query, for an object already in hand."""
-        return project.visibility in self.visibilities or (
-            self.member is not None and is_member(project, self.member)
-        )
-
 
 @dataclass(frozen=True)
 class Principal:

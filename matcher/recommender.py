@@ -235,16 +235,6 @@ class Recommender:
         mask = _both(mask, self._allowed_mask(target, allowed))
         return self._top(query, target, target.features(query), k, mask, explain)
 
-    def recommend(
-        self, project_id: str, to: Target, k: int = 10, kinds: Collection[OrgKind] | None = None
-    ) -> list[Match]:
-        """Partners or calls for a stored project."""
-        if to is Target.PARTNERS:
-            return self.partners_for(project_id, k, kinds)
-        if to is Target.CALLS:
-            return self.calls_for(project_id, k)
-        raise InvalidQuery("A project is matched to partners or calls, not to projects.")
-
     def warm_sentences(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Embed every stored sentence not cached yet (an index built without sentences), so
         that reasons need no model call later. Returns how many were embedded."""

@@ -14,12 +14,14 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .access import Action, Principal, project_view
+from .access import Action, Principal, Scope, project_view
 from .domain import Entity, EntityKind, FundingCall, OrgKind, Project, Visibility
 from .errors import IndexNotBuilt, NotFound, PermissionDenied, StaleIndex
 from .recommender import Match, Recommender, Target
 from .records import to_record
 from .store import Store
+
+CONFIDENTIAL = Scope(frozenset({Visibility.CONFIDENTIAL}))
 
 
 class Gate:
@@ -49,7 +51,13 @@ class Gate:
 
     def visible(self, kind: EntityKind, principal: Principal) -> frozenset[str]:
         """The ids of this kind the principal may see, as stored now."""
-        scope = principal.scope
+        return self.ids(kind, principal.scope)
+
+    def confidential(self) -> frozenset[str]:
+        """The ids of the confidential projects, as stored now (what the audit log watches)."""
+        return self.ids(EntityKind.PROJECT, CONFIDENTIAL)
+
+    def ids(self, kind: EntityKind, scope: Scope) -> frozenset[str]:
         key = (self.store.generation(), kind, scope.key)
         with self._lock:
             cached = self._visible.get(key)
@@ -234,18 +242,19 @@ class View:
         return self.gate.visible(kind, self.principal)
 
     def _audit_matches(self, matches: list[Match]) -> None:
-        ids = [m.id for m in matches]
-        if ids:
-            projects = [self.store.get(id, EntityKind.PROJECT) for id in ids]
-            self._audit("match_result", projects)
+        self._record("match_result", [m.id for m in matches])
 
     def _audit(self, action: str, objects: list[Entity]) -> None:
+        self._record(action, [o.id for o in objects if isinstance(o, Project)])
+
+    def _record(self, action: str, project_ids: list[str]) -> None:
+        confidential = self.gate.confidential()
         p = self.principal
         self.store.record_audit(
             [
-                (p.user, p.role.value, action, "project", o.id)
-                for o in objects
-                if isinstance(o, Project) and o.visibility is Visibility.CONFIDENTIAL
+                (p.user, p.role.value, action, "project", id)
+                for id in project_ids
+                if id in confidential
             ]
         )
 
