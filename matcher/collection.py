@@ -68,6 +68,7 @@ class Loaded:
         for doc, owner in enumerate(self.doc_owner.tolist()):
             self.docs_of[owner].append(doc)
         self.doc_counts = np.bincount(self.doc_owner, minlength=len(self.entities))
+        self.log_documents = np.log1p(self.doc_counts).astype(np.float32)
         # Documents laid out one row per entity (padded), for per-entity top-k without sorting
         # the whole collection.
         width = int(self.doc_counts.max()) if len(self.doc_counts) else 0
@@ -82,6 +83,7 @@ class Loaded:
         sums = np.zeros((len(self.entities), index.dim), dtype=np.float32)
         np.add.at(sums, self.doc_owner, self.doc_vectors)
         self.doc_sums = sums
+        self.sum_norms = np.linalg.norm(sums, axis=1)
         self.centroids = normalise(sums) if len(sums) else sums
         self.texts = [search_text(e) for e in self.entities]
         self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
@@ -132,7 +134,9 @@ class Loaded:
         cols = [self.facet_ids[f] for f in facets if f in self.facet_ids]
         if not cols:
             return np.zeros(len(self.entities), dtype=np.float32)
-        counts = np.asarray(self.facet_matrix[:, cols].sum(axis=1), dtype=np.float32).ravel()
+        wanted = np.zeros(self.facet_matrix.shape[1], dtype=np.float32)
+        wanted[cols] = 1.0
+        counts = np.asarray(self.facet_matrix @ wanted, dtype=np.float32).ravel()
         return np.minimum(counts, MAX_FACETS)
 
     def _top_mean(self, doc_scores: Vector, k: int) -> Vector:
@@ -140,6 +144,12 @@ class Loaded:
         n = len(self.entities)
         if self.layout.shape[1] > 64:
             return _top_mean(doc_scores, self.doc_owner, n, k)
+        if self.layout.shape[1] <= k:  # every finite document counts
+            finite = np.isfinite(doc_scores)
+            owner = self.doc_owner[finite]
+            totals = np.bincount(owner, weights=doc_scores[finite], minlength=n)
+            counts = np.bincount(owner, minlength=n)
+            return np.where(counts > 0, totals / np.maximum(counts, 1), -1.0).astype(np.float32)
         padded = np.where(self.layout >= 0, doc_scores[self.layout], -np.inf)
         padded = np.where(np.isfinite(padded), padded, -np.inf)
         if padded.shape[1] > k:
@@ -168,8 +178,14 @@ class Loaded:
         # FAISS index holds (loaded once); a k-nearest search over all of them would only add a
         # sort of the whole collection.
         doc_scores = np.full(len(self.doc_rowids), -1.0, dtype=np.float32)
+        to_mean = np.zeros(len(self.doc_rowids), dtype=np.float32)
         if len(self.doc_vectors) and len(query.vectors):
-            doc_scores = (self.doc_vectors @ query.vectors.T).max(axis=1).astype(np.float32)
+            by_passage = self.doc_vectors @ query.vectors.T
+            doc_scores = by_passage.max(axis=1).astype(np.float32)
+            # Each document's dot product with the query's normalised mean vector, from the
+            # same product (a second pass over the vectors costs as much as the first).
+            mean_norm = float(np.linalg.norm(query.vectors.mean(axis=0)))
+            to_mean = by_passage.mean(axis=1) / max(mean_norm, 1e-12)
         dropped = (
             np.isin(self.doc_rowids, np.fromiter(exclude, dtype=np.int64)) if exclude else None
         )
@@ -180,13 +196,14 @@ class Loaded:
         dense_max[~np.isfinite(dense_max)] = -1.0
         out[:, _F["dense_max"]] = dense_max
         out[:, _F["dense_top3"]] = self._top_mean(doc_scores, 3)
-        query_mean = normalise(query.vectors.mean(axis=0, keepdims=True))[0]
-        out[:, _F["dense_mean"]] = self.centroids @ query_mean
+        # The centroid's cosine: the summed documents' dot products over the sum's norm.
+        sums = np.bincount(self.doc_owner, weights=to_mean, minlength=n)
+        out[:, _F["dense_mean"]] = sums / np.maximum(self.sum_norms, 1e-12)
         if dropped is not None and dropped.any():
             for position in np.unique(self.doc_owner[dropped]):
                 kept = [i for i in self.docs_of[position] if not dropped[i]]
-                centroid = normalise(self.doc_vectors[kept].sum(axis=0, keepdims=True))[0]
-                out[position, _F["dense_mean"]] = centroid @ query_mean
+                norm = float(np.linalg.norm(self.doc_vectors[kept].sum(axis=0)))
+                out[position, _F["dense_mean"]] = to_mean[kept].sum() / max(norm, 1e-12)
         assert self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf
         lexical = self.lexical.scores(query.text)
         doc_lexical = self.doc_lexical.scores(query.text)
@@ -227,7 +244,7 @@ class Loaded:
                 out[position, _F["facets"]] = min(MAX_FACETS, len(remaining & query.facets))
         # The size of the whole track record, left-out documents included: counting them out
         # would tell which candidates held the query's own record.
-        out[:, _F["log_documents"]] = np.log1p(self.doc_counts)
+        out[:, _F["log_documents"]] = self.log_documents
         out[:, _F["group_dense"]] = self._group_mean(dense_max)
         out[:, _F["group_lexical"]] = self._group_mean(lexical)
         return out

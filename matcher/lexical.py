@@ -204,6 +204,7 @@ class TfidfIndex:
         self.doc_counts_ = counts
         self.entity_counts_ = sp.csr_matrix(membership @ counts)
         self.vectors_ = self._weigh(self.entity_counts_)
+        self.vectors_by_term_ = self.vectors_.tocsc()
         return self
 
     def _weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -220,8 +221,11 @@ class TfidfIndex:
 
     def scores(self, text: str) -> npt.NDArray[np.float32]:
         """Cosine of the text with every entity."""
-        query = self.query([text]).toarray().ravel()
-        return np.asarray(self.vectors_ @ query, dtype=np.float32)
+        query = self.query([text])
+        # Only the query's terms' columns: a product over every entity's row would read them all.
+        return np.asarray(
+            self.vectors_by_term_[:, query.indices] @ query.data, dtype=np.float32
+        ).ravel()
 
     def scores_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:
         """Cosine of many texts with one entity: the reverse direction."""

