@@ -204,3 +204,26 @@ def test_a_running_server_reloads_the_indexes_after_an_erasure(env, embedder, mo
         gate = client.app.state.gate
         assert ERASED not in gate.recommender.collections[EntityKind.PROJECT].positions
         assert client.get("/api/v1/projects", headers=headers).json()["total"] == 4
+
+
+def test_loaded_indexes_stay_out_of_full_collections_and_reloads_free_them(env, embedder, monkeypatch):
+    import gc
+    import time
+    import weakref
+
+    import service.app
+
+    monkeypatch.setattr(service.app, "FOLLOW_SECONDS", 0.1)
+    gc.unfreeze()
+    with TestClient(create_app(env, embedder)) as client:
+        assert gc.get_freeze_count() > 0  # the indexes loaded at start are frozen
+        old = weakref.ref(client.app.state.gate.recommender)
+        cli("erase", "project", ERASED, "--yes")
+        deadline = time.monotonic() + 20
+        while client.get("/health").json()["counts"]["project"] != 4:
+            assert time.monotonic() < deadline, "the server did not reload its indexes"
+            time.sleep(0.1)
+        gc.collect()
+        # Frozen before the reload, the old indexes are still freed (no reference is left).
+        assert old() is None
+    gc.unfreeze()
