@@ -206,7 +206,9 @@ def test_a_running_server_reloads_the_indexes_after_an_erasure(env, embedder, mo
         assert client.get("/api/v1/projects", headers=headers).json()["total"] == 4
 
 
-def test_loaded_indexes_stay_out_of_full_collections_and_reloads_free_them(env, embedder, monkeypatch):
+def test_loaded_indexes_stay_out_of_full_collections_and_reloads_free_them(
+    env, embedder, monkeypatch
+):
     import gc
     import time
     import weakref
