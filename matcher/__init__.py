@@ -25,6 +25,8 @@ from .accounts import (
     update_user,
 )
 from .build import BuildProgress, KindReport, build_indexes, index_dir
+from .calibration import GOOD, STRONG, Calibration, Strength, strength_of
+from .calls import deadline_info, timing_of
 from .domain import (
     Budget,
     CallStatus,
@@ -42,15 +44,17 @@ from .domain import (
     Stage,
     Visibility,
 )
-from .eligibility import Outcome, Verdict, assess
+from .eligibility import Outcome, Rule, Verdict, assess
 from .embedding import DocumentEncoder, Embedder, SentenceTransformerEmbedder, resolve_model
 from .erasure import erase, erased_ids, ledger_path, read_ledger, replay
 from .errors import (
     ConfigError,
     Conflict,
+    ForeignIndex,
     IndexNotBuilt,
     InvalidQuery,
     InvalidRecord,
+    InvalidRecords,
     MatcherError,
     ModelLoadError,
     NotAuthenticated,
@@ -63,27 +67,47 @@ from .features import FEATURES
 from .index import Manifest, VectorIndex, read_manifest
 from .ingest import LoadReport, load_directory, read_directory
 from .lexical import LexicalIndex
+from .matches import ALL_STATUSES, NO_PROFILE, Match, Profile, Ranking, Target
 from .ranking import DEFAULT_SCORER, LinearScorer, Ranker, load_scorer, save_scorer
 from .reasons import DeadlineInfo, Reasons, SentencePair
-from .recommender import Match, Recommender, Target, ranker_path
+from .recommender import Recommender, calibration_path, ranker_path
 from .records import parse_call, parse_organisation, parse_project, to_record
 from .settings import DEFAULT_MODEL, Settings
 from .store import Store, UpsertReport
-from .view import ExportRow, Gate, ListPage, View, require_admin
+from .terms import (
+    FIELD_WORDS,
+    STOP_WORDS,
+    UNITS,
+    WEAK_WORDS,
+    TermIndex,
+    is_informative,
+    is_number,
+)
+from .view import CallRecord, ExportRow, Gate, ListPage, View, require_admin
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "ALL_STATUSES",
     "DEFAULT_MODEL",
     "DEFAULT_SCORER",
     "FEATURES",
+    "FIELD_WORDS",
+    "GOOD",
     "LOCAL_OPERATOR",
+    "NO_PROFILE",
     "PERMISSIONS",
+    "STOP_WORDS",
+    "STRONG",
+    "UNITS",
+    "WEAK_WORDS",
     "Action",
     "ApiKey",
     "AuditEntry",
     "Budget",
     "BuildProgress",
+    "Calibration",
+    "CallRecord",
     "CallStatus",
     "ConfigError",
     "Conflict",
@@ -97,11 +121,13 @@ __all__ = [
     "EntityKind",
     "Erasure",
     "ExportRow",
+    "ForeignIndex",
     "FundingCall",
     "Gate",
     "IndexNotBuilt",
     "InvalidQuery",
     "InvalidRecord",
+    "InvalidRecords",
     "KindReport",
     "LexicalIndex",
     "LinearScorer",
@@ -120,11 +146,14 @@ __all__ = [
     "Outcome",
     "PermissionDenied",
     "Principal",
+    "Profile",
     "Project",
     "Ranker",
+    "Ranking",
     "Reasons",
     "Recommender",
     "Role",
+    "Rule",
     "Scope",
     "SentencePair",
     "SentenceTransformerEmbedder",
@@ -133,7 +162,9 @@ __all__ = [
     "StaleIndex",
     "Store",
     "StoreError",
+    "Strength",
     "Target",
+    "TermIndex",
     "UpsertReport",
     "User",
     "VectorIndex",
@@ -144,10 +175,14 @@ __all__ = [
     "assess",
     "authenticate",
     "build_indexes",
+    "calibration_path",
     "create_user",
+    "deadline_info",
     "erase",
     "erased_ids",
     "index_dir",
+    "is_informative",
+    "is_number",
     "issue_key",
     "ledger_path",
     "load_directory",
@@ -169,6 +204,8 @@ __all__ = [
     "save_scorer",
     "session_principal",
     "set_password",
+    "strength_of",
+    "timing_of",
     "to_record",
     "update_user",
 ]

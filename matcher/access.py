@@ -47,7 +47,9 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.BIZDEV: frozenset(
         {Action.MATCH_OWN, Action.MATCH_ANY, Action.REVERSE, Action.SEARCH, Action.EXPORT}
     ),
-    Role.RESEARCHER: frozenset({Action.MATCH_OWN, Action.REVERSE, Action.SEARCH}),
+    # A researcher may ask for partners and calls for any project they may read: an internal
+    # project of a colleague is often the best template for their own.
+    Role.RESEARCHER: frozenset({Action.MATCH_OWN, Action.MATCH_ANY, Action.REVERSE, Action.SEARCH}),
     Role.GUEST: frozenset(),
 }
 
@@ -102,8 +104,8 @@ class Principal:
         return action in PERMISSIONS[self.role]
 
     def may_match(self, project: Project) -> bool:
-        """Partners and calls for this project: any project for business developers and admins,
-        their own for researchers."""
+        """Partners and calls for this project: any project in scope for business developers,
+        admins and researchers (the scope decides what each may read)."""
         return self.may(Action.MATCH_ANY) or (
             self.may(Action.MATCH_OWN) and is_member(project, self.user)
         )

@@ -48,7 +48,8 @@ def build_indexes(
 ) -> list[KindReport]:
     """Embed every document of every kind and save the indexes; cached texts are reused.
 
-    With `sentences` (the default) every sentence is embedded too, for the reasons of matches."""
+    With `sentences` (the default) every sentence is embedded too, for the reasons of matches.
+    Each index records the store's identity, so that it is never used with another database."""
     reports = []
     for kind in EntityKind:
         started = time.perf_counter()
@@ -61,12 +62,17 @@ def build_indexes(
         vectors = encoder.encode(texts, progress.advance if progress else None, sentences)
         if progress is not None:
             progress.finish()
-        index = VectorIndex(encoder.embedder.dim)
+        index = VectorIndex(vectors.shape[1] if len(vectors) else encoder.embedder.dim)
         index.add(np.array([d.rowid for d in documents], dtype=np.int64), vectors)
-        index.save(
-            index_dir(models_dir, kind),
-            new_manifest(kind.value, encoder.embedder.name, data_hash, sentences),
+        manifest = new_manifest(
+            kind.value,
+            encoder.embedder.name,
+            data_hash,
+            sentences,
+            database_id=store.database_id,
+            database=str(store.path),
         )
+        index.save(index_dir(models_dir, kind), manifest)
         seconds = time.perf_counter() - started
         log.info("indexed %d %s documents in %.1f s", len(documents), kind.value, seconds)
         reports.append(KindReport(kind.value, len(documents), missing, seconds))

@@ -4,7 +4,8 @@ and facets, and the features of a query against all of them (or of all projects 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ import scipy.sparse as sp
 
 from .domain import Entity, EntityKind, FundingCall, Organisation, Project
 from .embedding import Matrix, normalise
+from .errors import IndexNotBuilt
 from .facets import Facet, facet_source
 from .features import FEATURES, MAX_FACETS
 from .index import Manifest, VectorIndex
@@ -26,11 +28,11 @@ def search_text(entity: Entity) -> str:
     """What the lexical index reads for an entity: its texts and its tags in words."""
     if isinstance(entity, Project):
         tags = [entity.modality.value, *entity.indications]
-        return "\n".join([entity.title, entity.abstract, " ".join(tags).replace("_", " ")])
+        return "\n".join([entity.title, entity.abstract, "; ".join(tags).replace("_", " ")])
     if isinstance(entity, Organisation):
         tags = [*entity.capabilities, *(m.value for m in entity.modalities), *entity.indications]
         docs = [d.text for d in entity.profile]
-        return "\n".join([entity.name, " ".join(tags).replace("_", " "), *docs])
+        return "\n".join([entity.name, "; ".join(tags).replace("_", " "), *docs])
     return "\n".join([entity.title, entity.programme, entity.text])
 
 
@@ -88,7 +90,7 @@ class Loaded:
         self.texts = [search_text(e) for e in self.entities]
         self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
         self.lexical = LexicalIndex().fit(self.texts) if self.entities else None
-        self.doc_lexical = LexicalIndex().fit(self.doc_texts) if self.doc_texts else None
+        self.doc_lexical = LexicalIndex(terms=False).fit(self.doc_texts) if self.doc_texts else None
         self.tfidf = (
             TfidfIndex().fit(self.doc_texts, self.doc_owner, len(self.entities))
             if self.doc_texts
@@ -204,7 +206,8 @@ class Loaded:
                 kept = [i for i in self.docs_of[position] if not dropped[i]]
                 norm = float(np.linalg.norm(self.doc_vectors[kept].sum(axis=0)))
                 out[position, _F["dense_mean"]] = to_mean[kept].sum() / max(norm, 1e-12)
-        assert self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf
+        if not (self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf):
+            raise IndexNotBuilt(f"The {self.kind.value} collection has no lexical indexes.")
         lexical = self.lexical.scores(query.text)
         doc_lexical = self.doc_lexical.scores(query.text)
         tfidf = self.tfidf.scores(query.text)
@@ -265,7 +268,8 @@ class Loaded:
         out[:, _F["dense_top3"]] = top.mean(axis=1)
         query_means = normalise(projects.doc_sums)
         out[:, _F["dense_mean"]] = query_means @ self.centroids[position]
-        assert self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf
+        if not (self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf):
+            raise IndexNotBuilt(f"The {self.kind.value} collection has no lexical indexes.")
         out[:, _F["lexical"]] = self.lexical.scores_against(projects.texts, position)
         out[:, _F["tfidf"]] = self.tfidf.scores_against(projects.texts, position)
         out[:, _F["tfidf_phrases"]] = self.doc_tfidf.scores_against(projects.texts, position)
@@ -333,3 +337,50 @@ class Query:
     facets: set[Facet]
     passages: list[str]
     entity: Entity | None = None
+
+
+Parts = tuple[Sequence[Entity], Sequence[StoredDocument], VectorIndex, Manifest]
+"""What a collection is built from: its entities, documents, vector index and manifest."""
+
+
+class Collections(Mapping[EntityKind, Loaded]):
+    """The collection of each entity kind, built when first asked for, so that a command that
+    ranks partners never fits the calls' lexical indexes. Ids, entities and manifests are
+    answered without building anything. Safe to share between threads."""
+
+    def __init__(self, parts: Mapping[EntityKind, Parts]) -> None:
+        self._parts = dict(parts)
+        self._built: dict[EntityKind, Loaded] = {}
+        self._lock = threading.Lock()
+        self._by_id = {
+            kind: {e.id: e for e in entities} for kind, (entities, *_rest) in self._parts.items()
+        }
+
+    def __getitem__(self, kind: EntityKind) -> Loaded:
+        built = self._built.get(kind)
+        if built is None:
+            with self._lock:
+                built = self._built.get(kind)
+                if built is None:
+                    built = self._built[kind] = Loaded(kind, *self._parts[kind])
+        return built
+
+    def __iter__(self) -> Iterator[EntityKind]:
+        return iter(self._parts)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def build_all(self) -> Collections:
+        for kind in self:
+            self[kind]
+        return self
+
+    def manifest(self, kind: EntityKind) -> Manifest:
+        return self._parts[kind][3]
+
+    def count(self, kind: EntityKind) -> int:
+        return len(self._by_id[kind])
+
+    def entity(self, kind: EntityKind, id: str) -> Entity | None:
+        return self._by_id[kind].get(id)

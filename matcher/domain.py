@@ -70,6 +70,8 @@ class CallStatus(StrEnum):
     OPEN = "open"
     FORTHCOMING = "forthcoming"
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+    """The funder cancelled the call: never proposed, whatever its dates say."""
 
 
 class EntityKind(StrEnum):
@@ -182,9 +184,10 @@ class FundingCall:
         return upcoming[0] if upcoming else None
 
     def status_on(self, today: dt.date) -> CallStatus:
-        """The status on a given day: the dates decide, except that a funder's 'closed' wins."""
-        if self.status is CallStatus.CLOSED:
-            return CallStatus.CLOSED
+        """The status on a given day: the dates decide, except that a funder's 'withdrawn' or
+        'closed' wins. The one place a call's status is computed."""
+        if self.status in (CallStatus.WITHDRAWN, CallStatus.CLOSED):
+            return self.status
         if self.deadlines and self.next_deadline(today) is None:
             return CallStatus.CLOSED
         if self.opening_date is not None and self.opening_date > today:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .domain import FundingCall, OrgKind, Project, Stage
+from .domain import FundingCall, OrgKind, Stage
 
 EU_MEMBERS = frozenset(
     [
@@ -44,15 +44,42 @@ HUB_APPLICANT_KINDS = (OrgKind.ACADEMIC_GROUP, OrgKind.HOSPITAL_UNIT)
 
 
 class Outcome(StrEnum):
+    """Ordered from best to worst: a verdict takes the worst outcome of its rules."""
+
     ELIGIBLE = "eligible"
     CONDITIONAL = "conditional"
     INELIGIBLE = "ineligible"
 
+    @property
+    def severity(self) -> int:
+        return list(Outcome).index(self)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One of a call's rules as it applies to the hub and the project: met, a condition the
+    hub can still meet (an industry partner, a consortium), or unmet."""
+
+    outcome: Outcome
+    text: str
+
 
 @dataclass(frozen=True)
 class Verdict:
+    """Every rule of the call that applies, and the worst of their outcomes."""
+
     outcome: Outcome
-    rule: str
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def rule(self) -> str:
+        """The rules that decide the outcome, in one line."""
+        return "; ".join(r.text for r in self.rules if r.outcome is self.outcome)
+
+    @property
+    def proposable(self) -> bool:
+        """Whether the call may be proposed without asking for ineligible calls."""
+        return self.outcome is not Outcome.INELIGIBLE
 
 
 def _country_allowed(country: str, allowed: tuple[str, ...]) -> bool:
@@ -65,43 +92,50 @@ def _stage_name(stage: Stage) -> str:
     return stage.value.replace("_", " ")
 
 
-def assess(call: FundingCall, project: Project | None, hub_country: str) -> Verdict:
-    """The first rule that excludes the hub decides; otherwise the conditions left to meet."""
+def assess(call: FundingCall, stage: Stage | None, hub_country: str) -> Verdict:
+    """Every rule of the call for the hub, as an academic applicant in `hub_country`, with a
+    project at `stage` (None when the stage is not known, e.g. a pasted text)."""
     rules = call.eligibility
-    if not _country_allowed(hub_country, rules.countries):
-        return Verdict(
-            Outcome.INELIGIBLE,
-            f"applicants must be based in {', '.join(rules.countries)}; "
-            f"the hub is in {hub_country}",
-        )
-    if rules.applicant_kinds and not set(HUB_APPLICANT_KINDS) & set(rules.applicant_kinds):
+    checks: list[Rule] = []
+    if rules.countries and "ANY" not in rules.countries:
+        places = ", ".join(rules.countries)
+        if _country_allowed(hub_country, rules.countries):
+            checks.append(Rule(Outcome.ELIGIBLE, f"applicants based in {places}: the hub is in "
+                               f"{hub_country}"))  # fmt: skip
+        else:
+            checks.append(Rule(Outcome.INELIGIBLE, f"applicants must be based in {places}; "
+                               f"the hub is in {hub_country}"))  # fmt: skip
+    if rules.applicant_kinds:
         kinds = ", ".join(k.value.replace("_", " ") for k in rules.applicant_kinds)
-        return Verdict(Outcome.INELIGIBLE, f"only {kinds} applicants may apply")
-    if project is not None:
-        stage = project.stage
-        if rules.min_stage is not None and stage.order < rules.min_stage.order:
-            return Verdict(
-                Outcome.INELIGIBLE,
-                f"project stage '{_stage_name(stage)}' is before the call's minimum "
-                f"'{_stage_name(rules.min_stage)}'",
-            )
-        if rules.max_stage is not None and stage.order > rules.max_stage.order:
-            return Verdict(
-                Outcome.INELIGIBLE,
-                f"project stage '{_stage_name(stage)}' is past the call's maximum "
-                f"'{_stage_name(rules.max_stage)}'",
-            )
-    conditions = []
-    if rules.industry_partner_required:
-        conditions.append("an industry partner in the consortium")
-    if rules.min_consortium > 1:
-        conditions.append(f"a consortium of at least {rules.min_consortium} partners")
-    if project is None and (rules.min_stage or rules.max_stage):
+        if set(HUB_APPLICANT_KINDS) & set(rules.applicant_kinds):
+            checks.append(Rule(Outcome.ELIGIBLE, f"academic applicants accepted ({kinds})"))
+        else:
+            checks.append(Rule(Outcome.INELIGIBLE, f"only {kinds} applicants may apply"))
+    if rules.min_stage is not None or rules.max_stage is not None:
         low = _stage_name(rules.min_stage) if rules.min_stage else "any stage"
         high = _stage_name(rules.max_stage) if rules.max_stage else "any stage"
-        conditions.append(f"a project stage from {low} to {high}")
-    if conditions:
-        return Verdict(Outcome.CONDITIONAL, "requires " + " and ".join(conditions))
-    where = "" if not rules.countries else f" in {hub_country}"
-    stage_note = f" at stage '{_stage_name(project.stage)}'" if project else ""
-    return Verdict(Outcome.ELIGIBLE, f"open to academic applicants{where}{stage_note}")
+        if stage is None:
+            checks.append(Rule(Outcome.CONDITIONAL, f"a project stage from {low} to {high}"))
+        elif rules.min_stage is not None and stage.order < rules.min_stage.order:
+            checks.append(Rule(Outcome.INELIGIBLE, f"project stage '{_stage_name(stage)}' is "
+                               f"before the call's minimum '{low}'"))  # fmt: skip
+        elif rules.max_stage is not None and stage.order > rules.max_stage.order:
+            checks.append(Rule(Outcome.INELIGIBLE, f"project stage '{_stage_name(stage)}' is "
+                               f"past the call's maximum '{high}'"))  # fmt: skip
+        else:
+            checks.append(Rule(Outcome.ELIGIBLE, f"project stage '{_stage_name(stage)}' lies "
+                               f"within {low} to {high}"))  # fmt: skip
+    if rules.industry_partner_required:
+        checks.append(Rule(Outcome.CONDITIONAL, "requires an industry partner in the consortium"))
+    if rules.min_consortium > 1:
+        checks.append(
+            Rule(
+                Outcome.CONDITIONAL,
+                f"requires a consortium of at least {rules.min_consortium} partners",
+            )
+        )
+    if not checks:
+        checks.append(Rule(Outcome.ELIGIBLE, "no restriction on who may apply"))
+    worst = max((r.outcome for r in checks), key=lambda o: o.severity)
+    ordered = sorted(checks, key=lambda r: -r.outcome.severity)
+    return Verdict(worst, tuple(ordered))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -70,19 +71,41 @@ def resolve_model(model: str) -> str:
     return model
 
 
+def declared_length(target: str) -> int | None:
+    """The longest input, in tokens, that a local sentence-transformers folder declares
+    (`max_seq_length` in its sentence_bert_config.json), read without loading the model; None
+    when the folder declares none."""
+    try:
+        config = json.loads((Path(target) / "sentence_bert_config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    value = config.get("max_seq_length") if isinstance(config, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 2 else None
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on first use from a local path or the local cache."""
+    """A sentence-transformers model, loaded on first use from a local path or the local cache.
+
+    Only `embed`, `count_tokens` and `dim` load the model (and import torch): the window comes
+    from the model folder's config where it declares one, so splitting texts into sentences and
+    reading cached vectors needs no model."""
 
     def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 32) -> None:
         self.model = model
         self.device = device
         self.batch_size = batch_size
         self._loaded: Any = None
+        self._window: int | None = None
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.model
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been loaded (by the first call that needed it)."""
+        return self._loaded is not None
 
     def _model(self) -> Any:
         with self._lock:
@@ -117,7 +140,12 @@ class SentenceTransformerEmbedder:
 
     @property
     def window(self) -> int:
-        return int(getattr(self._model(), "max_seq_length", 0) or 256) - 2  # [CLS] and [SEP]
+        if self._window is None:
+            length = declared_length(resolve_model(self.model))
+            if length is None:
+                length = int(getattr(self._model(), "max_seq_length", 0) or 256)
+            self._window = length - 2  # [CLS] and [SEP]
+        return self._window
 
     @property
     def max_words(self) -> int:
@@ -227,7 +255,8 @@ class DocumentEncoder:
         flat = [c for cs in split for c in cs]
         extra = [s for t in texts for s in self.sentences(t)] if sentences else []
         vectors = self.vectors([*flat, *extra], progress)[: len(flat)]
-        out = np.zeros((len(texts), self.embedder.dim), np.float32)
+        dim = vectors.shape[1] if len(vectors) else self.embedder.dim
+        out = np.zeros((len(texts), dim), np.float32)
         start = 0
         for i, cs in enumerate(split):
             out[i] = lead_weights(len(cs)) @ vectors[start : start + len(cs)]

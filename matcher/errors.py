@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class MatcherError(Exception):
-    """Base class: every error of the library says what went wrong and what to do next."""
+    """Base class: every error of the library says what went wrong, in words that suit any
+    caller (an HTTP client as well as the command line); the CLI adds which command to run."""
 
 
 class ConfigError(MatcherError):
@@ -41,10 +42,7 @@ class NotFound(MatcherError):
     def __init__(self, kind: str, id: str) -> None:
         self.kind = kind
         self.id = id
-        hints = {"user": "matcher users list", "key": "matcher users keys USERNAME"}
-        listable = kind in ("project", "organisation", "call")
-        hint = hints.get(kind, f"matcher list {kind}s" if listable else "matcher list")
-        super().__init__(f"No {kind} with id {id!r}. List the stored ids with `{hint}`.")
+        super().__init__(f"No {kind} with id {id!r}.")
 
 
 class StoreError(MatcherError):
@@ -73,3 +71,31 @@ class PermissionDenied(MatcherError):
 
 class Conflict(MatcherError):
     """The object already exists (a username, for instance)."""
+
+
+class InvalidRecords(InvalidRecord):
+    """Several input records are malformed: `problems` holds one `InvalidRecord` per bad record
+    (each naming the file, the record and the field), `omitted` how many more were not listed.
+    As an `InvalidRecord` it carries the first problem's file, record and field."""
+
+    def __init__(self, problems: list[InvalidRecord], omitted: int = 0) -> None:
+        if not problems:
+            raise ValueError("InvalidRecords needs at least one problem")
+        first = problems[0]
+        self.reason = first.reason
+        self.file = first.file
+        self.record = first.record
+        self.field = first.field
+        self.problems = list(problems)
+        self.omitted = omitted
+        count = len(self.problems) + omitted
+        lines = [f"{count} bad record{'s' if count != 1 else ''}:"]
+        lines += [f"  {problem}" for problem in self.problems]
+        if omitted:
+            lines.append(f"  ... and {omitted} more")
+        MatcherError.__init__(self, "\n".join(lines))
+
+
+class ForeignIndex(StaleIndex):
+    """The saved index was built from another database than the one configured (not a stale
+    index of this one: the message names both databases)."""

@@ -1,6 +1,7 @@
 """FAISS vector indexes whose ids are store ids, saved with a manifest that describes them.
 
-`faiss` is imported in this module only.
+`faiss` is imported in this module only, and only when an index is made or loaded (commands that
+never touch an index start faster).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
-from .errors import IndexNotBuilt, StaleIndex
+from .errors import ForeignIndex, IndexNotBuilt, StaleIndex
 
 FORMAT = 1
 INDEX_FILE = "index.faiss"
@@ -40,6 +40,17 @@ class Manifest:
     format: int = FORMAT
     sentences: bool = True
     """Whether every sentence was embedded at build time too (for the reasons)."""
+    database_id: str = ""
+    """The identity of the database it was built from (`Store.database_id`); empty in manifests
+    written before indexes recorded it, which are therefore stale."""
+    database: str = ""
+    """That database's path, for the message when another database is pointed at the index."""
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
 
 
 class VectorIndex:
@@ -47,6 +58,7 @@ class VectorIndex:
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
+        faiss = _faiss()
         self._index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
     def __len__(self) -> int:
@@ -64,7 +76,7 @@ class VectorIndex:
 
     @property
     def ids(self) -> npt.NDArray[np.int64]:
-        id_map = faiss.vector_to_array(self._index.id_map)
+        id_map = _faiss().vector_to_array(self._index.id_map)
         return np.asarray(id_map, dtype=np.int64)
 
     def vectors(self, ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -91,7 +103,7 @@ class VectorIndex:
         """Write the index then its manifest, each atomically; a crash leaves a loadable old pair
         or a pair that `load` rejects as stale, never a silently wrong one."""
         directory.mkdir(parents=True, exist_ok=True)
-        blob = faiss.serialize_index(self._index).tobytes()
+        blob = _faiss().serialize_index(self._index).tobytes()
         manifest = Manifest(
             **{
                 **asdict(manifest),
@@ -108,11 +120,23 @@ class VectorIndex:
 
     @classmethod
     def load(
-        cls, directory: Path, *, kind: str, model: str, data_hash: str
+        cls,
+        directory: Path,
+        *,
+        kind: str,
+        model: str,
+        data_hash: str,
+        database_id: str,
+        database: str,
     ) -> tuple[VectorIndex, Manifest]:
-        """Load an index, refusing one built for other data or another model."""
+        """Load an index, refusing one built from another database (ForeignIndex, naming both),
+        or for other data or another model (StaleIndex)."""
         manifest = read_manifest(directory)
+        if manifest.database_id and manifest.database_id != database_id:
+            raise ForeignIndex(_foreign(directory, manifest, database_id, database))
         problems = []
+        if not manifest.database_id:
+            problems.append("it does not record the database it was built from")
         if manifest.format != FORMAT:
             problems.append(f"format {manifest.format}, this release reads {FORMAT}")
         if manifest.kind != kind:
@@ -127,7 +151,7 @@ class VectorIndex:
         if hashlib.sha256(blob).hexdigest() != manifest.index_sha256:
             raise StaleIndex(f"{directory / INDEX_FILE} does not match its manifest. {REBUILD}")
         index = cls(manifest.dim)
-        index._index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+        index._index = _faiss().deserialize_index(np.frombuffer(blob, dtype=np.uint8))
         if len(index) != manifest.count:
             raise StaleIndex(f"{directory} holds {len(index)} vectors, manifest {manifest.count}.")
         return index, manifest
@@ -143,11 +167,34 @@ def read_manifest(directory: Path) -> Manifest:
         raise StaleIndex(f"{path} is not a valid manifest ({error}). {REBUILD}") from error
 
 
-def new_manifest(kind: str, model: str, data_hash: str, sentences: bool = True) -> Manifest:
+def _foreign(directory: Path, manifest: Manifest, database_id: str, database: str) -> str:
+    built = f"{manifest.database or 'a database'} (database {manifest.database_id[:8]})"
+    current = f"{database} (database {database_id[:8]})"
+    if os.path.abspath(manifest.database or "") == os.path.abspath(database):
+        return (
+            f"{directory} was built from an earlier database at {built}, not from the one there "
+            f"now, {current}. {REBUILD}"
+        )
+    return (
+        f"{directory} was built from {built}, not from {current}. Rebuild with `matcher build`, "
+        f"or set MATCHER_DB_PATH={manifest.database} to use the database it was built from."
+    )
+
+
+def new_manifest(
+    kind: str,
+    model: str,
+    data_hash: str,
+    sentences: bool = True,
+    *,
+    database_id: str,
+    database: str,
+) -> Manifest:
+    """A manifest to `save` with an index; `save` fills in the count, dim and checksum."""
     built_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     return Manifest(
         kind=kind, model=model, dim=0, count=0, data_hash=data_hash, built_at=built_at,
-        sentences=sentences,
+        sentences=sentences, database_id=database_id, database=database,
     )  # fmt: skip
 
 

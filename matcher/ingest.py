@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .domain import Entity
-from .errors import InvalidRecord
+from .errors import InvalidRecord, InvalidRecords
 from .records import parse_call, parse_organisation, parse_project
 from .store import Store, UpsertReport
 
@@ -28,9 +28,25 @@ class LoadReport:
     """Ids left out because they were erased (see erasure.py)."""
 
 
+MAX_PROBLEMS = 50
+"""The most bad records listed per file; the rest are counted."""
+
+
 def read_file(path: Path, parse: Callable[[Any], Entity]) -> list[Entity]:
-    """Parse every line of a JSON Lines file; errors name the file, the line or id, the field."""
+    """Parse every line of a JSON Lines file. Raises InvalidRecords listing every bad record (up
+    to MAX_PROBLEMS), each naming the file, the line or id, and the field."""
+    entities, problems = _parse_file(path, parse)
+    if problems:
+        raise _invalid(problems)
+    return entities
+
+
+def _parse_file(
+    path: Path, parse: Callable[[Any], Entity]
+) -> tuple[list[Entity], list[InvalidRecord]]:
+    """The good records of a file, and a problem for each bad one."""
     entities: list[Entity] = []
+    problems: list[InvalidRecord] = []
     seen: dict[str, int] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -43,33 +59,52 @@ def read_file(path: Path, parse: Callable[[Any], Entity]) -> list[Entity]:
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as error:
-            raise InvalidRecord(
-                f"is not valid JSON ({error.msg} at column {error.colno})",
-                file=str(path),
-                record=where,
-            ) from None
+            problems.append(
+                InvalidRecord(
+                    f"is not valid JSON ({error.msg} at column {error.colno})",
+                    file=str(path),
+                    record=where,
+                )
+            )
+            continue
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             where = f"line {number} (id {raw['id']!r})"
         try:
             entity = parse(raw)
         except InvalidRecord as error:
-            raise InvalidRecord(
-                error.reason, file=str(path), record=where, field=error.field
-            ) from None
-        if entity.id in seen:
-            raise InvalidRecord(
-                f"duplicate id {entity.id!r}, first on line {seen[entity.id]}",
-                file=str(path),
-                record=where,
-                field="id",
+            problems.append(
+                InvalidRecord(error.reason, file=str(path), record=where, field=error.field)
             )
+            continue
+        if entity.id in seen:
+            problems.append(
+                InvalidRecord(
+                    f"duplicate id {entity.id!r}, first on line {seen[entity.id]}",
+                    file=str(path),
+                    record=where,
+                    field="id",
+                )
+            )
+            continue
         seen[entity.id] = number
         entities.append(entity)
-    return entities
+    return entities, problems
+
+
+def _invalid(problems: list[InvalidRecord]) -> InvalidRecords:
+    """One error for these problems, listing at most MAX_PROBLEMS of each file."""
+    listed: list[InvalidRecord] = []
+    per_file: dict[str, int] = {}
+    for problem in problems:
+        per_file[problem.file] = per_file.get(problem.file, 0) + 1
+        if per_file[problem.file] <= MAX_PROBLEMS:
+            listed.append(problem)
+    return InvalidRecords(listed, omitted=len(problems) - len(listed))
 
 
 def read_directory(directory: Path) -> dict[str, list[Entity]]:
-    """Every known file present in the directory, parsed; ids must be unique across files."""
+    """Every known file present in the directory, parsed; ids must be unique across files.
+    Raises InvalidRecords listing the bad records of every file (up to MAX_PROBLEMS each)."""
     if not directory.is_dir():
         raise InvalidRecord(f"{directory} is not a directory", file=str(directory))
     present = {name: parse for name, parse in FILES.items() if (directory / name).exists()}
@@ -79,27 +114,35 @@ def read_directory(directory: Path) -> dict[str, list[Entity]]:
             file=str(directory),
         )
     parsed: dict[str, list[Entity]] = {}
+    problems: list[InvalidRecord] = []
     owner: dict[str, str] = {}
     for name, parse in present.items():
-        entities = read_file(directory / name, parse)
+        entities, bad = _parse_file(directory / name, parse)
+        problems += bad
         for entity in entities:
             if entity.id in owner:
-                raise InvalidRecord(
-                    f"id {entity.id!r} is also used in {owner[entity.id]}",
-                    file=str(directory / name),
-                    record=entity.id,
-                    field="id",
+                problems.append(
+                    InvalidRecord(
+                        f"id {entity.id!r} is also used in {owner[entity.id]}",
+                        file=str(directory / name),
+                        record=entity.id,
+                        field="id",
+                    )
                 )
+                continue
             owner[entity.id] = name
         parsed[name] = entities
+    if problems:
+        raise _invalid(problems)
     return parsed
 
 
 def load_directory(
     store: Store, directory: Path, erased: Collection[str] = frozenset()
 ) -> LoadReport:
-    """Validate everything first, then write it in one transaction: a bad record stores nothing.
-    Records whose ids are in `erased` are left out, so an erasure stays in force."""
+    """Validate everything first, then write it in one transaction: a bad record stores nothing,
+    and InvalidRecords lists every bad record. Records whose ids are in `erased` are left out, so
+    an erasure stays in force."""
     parsed = read_directory(Path(directory))
     everything = [entity for entities in parsed.values() for entity in entities]
     skipped = tuple(e.id for e in everything if e.id in erased)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import Stemmer
 
+from .terms import TermIndex
 from .text import words
 
 _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
@@ -51,21 +52,15 @@ def tokens(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 over a fixed list of texts; row i of every result is text i."""
 
-    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, k1: float = 1.2, b: float = 0.75, terms: bool = True) -> None:
         self.k1 = k1
         self.b = b
+        self.terms = terms
 
     def fit(self, texts: Sequence[str]) -> LexicalIndex:
         # bm25s sets its own logger to DEBUG on import; keep its chatter out of our logs.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        corpus: list[list[str]] = []
-        surface: dict[str, Counter[str]] = {}
-        for text in texts:
-            plain = _words(text)
-            stems = list(_STEMMER.stemWords(plain))
-            for stem, word in zip(stems, plain, strict=True):
-                surface.setdefault(stem, Counter())[word] += 1
-            corpus.append(stems or ["\x00"])
+        corpus = [list(_STEMMER.stemWords(_words(text))) or ["\x00"] for text in texts]
         model: Any = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
         model.index(corpus, show_progress=False)
         scores = model.scores
@@ -77,19 +72,27 @@ class LexicalIndex:
             dtype=np.float32,
         )
         self.vocab_ = vocab
-        self.terms_ = {
-            i: surface[t].most_common(1)[0][0] if t in surface else t for t, i in vocab.items()
-        }
+        # The terms shown as reasons; an index only used for scores does without.
+        self.shown_ = TermIndex().fit(texts if self.terms else [])
         self.weights_ = weights
         self.by_doc_ = weights.T.tocsr()
         self.term_max_ = np.asarray(weights.max(axis=1).todense(), dtype=np.float32).ravel()
         self.n_docs_ = int(scores["num_docs"])
         # Raw counts, kept to score a document with some of its text left out (leave-one-out).
-        counts = sp.lil_matrix((len(corpus), len(vocab)), dtype=np.float32)
+        rows: list[int] = []
+        cols: list[int] = []
+        values: list[float] = []
         for row, stems in enumerate(corpus):
             for stem, n in Counter(stems).items():
-                counts[row, vocab[stem]] = n
-        self.counts_ = counts.tocsr()
+                rows.append(row)
+                cols.append(vocab[stem])
+                values.append(n)
+        counts = sp.csr_matrix(
+            (np.array(values, dtype=np.float32), (rows, cols)),
+            shape=(len(corpus), len(vocab)),
+            dtype=np.float32,
+        )
+        self.counts_ = counts
         self.counts_by_term_ = counts.tocsc()
         self.stems_ = {i: t for t, i in vocab.items()}
         self.lengths_ = np.array([len(c) for c in corpus], dtype=np.float32)
@@ -173,12 +176,10 @@ class LexicalIndex:
         return raw / norm
 
     def shared_terms(self, text: str, row: int, limit: int = 6) -> list[str]:
-        """The query's terms that weigh most in the document's score, heaviest first."""
-        doc = self.by_doc_[row]
-        weight = dict(zip(doc.indices.tolist(), doc.data.tolist(), strict=True))
-        ids = [int(t) for t in self.term_ids(text) if int(t) in weight]
-        ids.sort(key=lambda t: -weight[t])
-        return [self.terms_[t] for t in ids[:limit]]
+        """The terms the text shares with document `row`, as a reason to show: multi-word terms
+        first, then single words, rarest first; never stop words, numbers, units or generic
+        words (see `matcher.terms`). Not used for scoring."""
+        return self.shown_.shared(text, row, limit)
 
 
 class TfidfIndex:

@@ -1,11 +1,12 @@
-"""Why a match was made: the evidence behind each part of its score, in words a user can check."""
+"""Why a match was made: the evidence behind its score, in words a user can check."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .eligibility import Verdict
+from .eligibility import Outcome, Verdict
 
 
 @dataclass(frozen=True)
@@ -20,21 +21,25 @@ class SentencePair:
 @dataclass(frozen=True)
 class DeadlineInfo:
     status: str
-    """open, forthcoming or closed, on the day the match was made."""
+    """open, forthcoming, closed or withdrawn, on the day the match was made."""
     next_deadline: dt.date | None
+    """None for rolling calls, and for calls that can no longer be applied to."""
     label: str
     days_left: int | None
-    """None for rolling calls, which accept applications at any time."""
     opening_date: dt.date | None = None
+    timing: float = 1.0
+    """How far the time left lets the hub apply (1: a month or more; 0: too late)."""
 
 
 @dataclass(frozen=True)
 class Reasons:
     score_parts: dict[str, float]
-    """The score split by evidence (dense, lexical, facets, profile, programme, bias); the parts
-    add up to the score."""
+    """The score split by the evidence that raised it (dense, lexical, facets, profile,
+    programme); every part is at least 0 and the parts add up to the score."""
     features: dict[str, float]
     """The raw feature values the score was computed from."""
+    raw_score: float = 0.0
+    """The ranker's raw score, before calibration (comparable within one scorer only)."""
     sentences: SentencePair | None = None
     shared_facets: tuple[str, ...] = ()
     shared_terms: tuple[str, ...] = ()
@@ -43,27 +48,94 @@ class Reasons:
     summary: str = field(default="")
 
 
-def summarise(reasons: Reasons) -> str:
-    """One line that explains the match without opening anything else."""
+def positive_parts(raw_parts: Mapping[str, float], score: float) -> dict[str, float]:
+    """The score shared among the evidence families that raised the raw score, in proportion
+    to what each added; families that lowered it (and the bias) get no part."""
+    raised = {k: v for k, v in raw_parts.items() if k != "bias" and v > 0}
+    total = sum(raised.values())
+    if total <= 0:
+        return {}
+    return {k: round(score * v / total, 6) for k, v in sorted(raised.items(), key=lambda i: -i[1])}
+
+
+_MAX_QUOTE = 150
+
+
+def _quote(sentence: str) -> str:
+    text = " ".join(sentence.split()).rstrip(".")
+    if len(text) <= _MAX_QUOTE:
+        return text
+    cut = text[:_MAX_QUOTE].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + " ..."
+
+
+def _facet_values(facets: tuple[str, ...]) -> list[str]:
+    """'modality: car t' -> 'CAR-T'-like readable values, in the order given."""
+    out = []
+    for facet in facets:
+        _, _, value = facet.partition(": ")
+        out.append(_PRETTY.get(value, value))
+    return out
+
+
+_PRETTY = {
+    "car t": "CAR-T",
+    "tcr t": "TCR-T",
+    "nk cell": "NK cells",
+    "treg": "Tregs",
+    "til": "TILs",
+    "aav": "AAV",
+    "lentiviral": "lentiviral vectors",
+    "crispr edited": "CRISPR editing",
+    "ipsc derived": "iPSC-derived cells",
+    "msc": "MSCs",
+    "gmp manufacturing": "GMP manufacturing",
+    "analytics qc": "analytics and QC",
+    "cro services": "CRO services",
+    "co funding": "co-funding",
+}
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def summarise(reasons: Reasons, strength: str) -> str:
+    """One plain sentence a business developer can read aloud, made only of the evidence: the
+    candidate's own sentence closest to the query, the shared facets and terms, and for a call
+    its status, time left and eligibility."""
     parts: list[str] = []
-    if reasons.shared_facets:
-        parts.append("shares " + ", ".join(reasons.shared_facets[:4]))
-    if reasons.sentences is not None:
-        parts.append(f"closest sentences agree at {reasons.sentences.similarity:.2f}")
-    if reasons.shared_terms:
-        parts.append("common terms: " + ", ".join(reasons.shared_terms[:4]))
-    if reasons.deadline is not None:
-        d = reasons.deadline
-        if d.days_left is None and d.status != "closed":
-            parts.append("rolling call, apply any time")
-        elif d.status == "forthcoming" and d.opening_date:
-            parts.append(f"opens {d.opening_date.isoformat()}")
-        if d.days_left is not None and d.next_deadline is not None:
-            label = f" ({d.label})" if d.label else ""
-            parts.append(
-                f"next deadline {d.next_deadline.isoformat()}{label}, {d.days_left} days left"
-            )
-    if reasons.eligibility is not None:
-        parts.append(f"{reasons.eligibility.outcome.value}: {reasons.eligibility.rule}")
-    text = "; ".join(parts)
-    return text[:1].upper() + text[1:] + "." if text else "Similar texts."
+    if reasons.sentences is not None and reasons.sentences.similarity >= 0.3:
+        parts.append(f'"{_quote(reasons.sentences.candidate)}"')
+    shared = _facet_values(reasons.shared_facets[:4])
+    terms = [t for t in reasons.shared_terms if t.lower() not in {s.lower() for s in shared}]
+    if shared:
+        parts.append("shares " + _joined(shared))
+    if terms:
+        parts.append("both mention " + _joined(terms[:3]))
+    d = reasons.deadline
+    if d is not None:
+        if d.status in ("closed", "withdrawn"):
+            parts.append(f"the call is {d.status}")
+        else:
+            when = ""
+            if d.status == "forthcoming" and d.opening_date:
+                when = f"opens {d.opening_date.isoformat()}, "
+            if d.next_deadline is None:
+                parts.append(f"{d.status}, {when}rolling: apply any time")
+            else:
+                label = f" ({d.label})" if d.label else ""
+                parts.append(
+                    f"{d.status}, {when}deadline {d.next_deadline.isoformat()}{label}, "
+                    f"{d.days_left} days left"
+                )
+    v = reasons.eligibility
+    if v is not None:
+        if v.outcome is Outcome.ELIGIBLE:
+            parts.append("the hub may apply")
+        else:
+            parts.append(f"{v.outcome.value}: {v.rule}")
+    text = "; ".join(parts) if parts else "similar texts, no shared facet or term"
+    lead = "Weak fit: " if strength == "weak" else ""
+    body = text[:1].upper() + text[1:] if not lead else text
+    return lead + body + "."

@@ -2,58 +2,70 @@
 
 Every direction ranks by one pair score, so a pair scores the same whichever side asks:
 
-    score(project, other) = bias + sum of weight * feature   (see features.py, ranking.py)
+    raw(project, other) = bias + sum of weight * feature   (see features.py, ranking.py)
+    score = calibrated probability that the pair is a match (calibration.py)
+            [x the time left to apply, for calls (calls.py)]
 
 The weights come from a ranker trained on the benchmarks (models/ranker/) or, until one is
-trained, from the default scorer (dense similarity, BM25 and a facet bonus).
+trained, from the default scorer (dense similarity, BM25 and a facet bonus); the calibration of
+each scorer from models/ranker/calibration.json.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .build import index_dir
-from .collection import Loaded, Query, Vector, category_of
-from .domain import Entity, EntityKind, FundingCall, OrgKind, Project, kind_of
-from .eligibility import assess
+from .calibration import (
+    GOOD,
+    Calibration,
+    Strength,
+    calibration_for,
+    fingerprint,
+    load_calibrations,
+    strength_of,
+)
+from .calls import PROPOSABLE, CallBook, call_notice, deadline_info
+from .collection import Collections, Loaded, Query, Vector
+from .domain import (
+    CallStatus,
+    Entity,
+    EntityKind,
+    FundingCall,
+    OrgKind,
+    Project,
+    Stage,
+    kind_of,
+)
+from .eligibility import Verdict, assess
 from .embedding import DocumentEncoder, Matrix
-from .errors import InvalidQuery, NotFound
-from .facets import shared, text_facets
+from .errors import IndexNotBuilt, InvalidQuery, NotFound
+from .facets import Facet, shared, text_facets
 from .features import FEATURES
 from .index import Manifest, VectorIndex
+from .lexical import tokens
+from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target, match_of
 from .ranking import DEFAULT_SCORER, LinearScorer, load_scorer
-from .reasons import DeadlineInfo, Reasons, SentencePair, summarise
+from .reasons import Reasons, SentencePair, positive_parts, summarise
 from .store import Store, StoredDocument
 
 log = logging.getLogger(__name__)
 
 
-class Target(StrEnum):
-    PARTNERS = "partners"
-    CALLS = "calls"
-    PROJECTS = "projects"
-
-
-@dataclass(frozen=True)
-class Match:
-    id: str
-    name: str
-    kind: str
-    """The candidate's entity kind: organisation, call or project."""
-    category: str
-    """Organisation kind (cdmo, cro, ...), project modality, or call funder."""
-    score: float
-    rank: int
-    reasons: Reasons | None
-    """None when asked for without explanations."""
+MIN_KNOWN_WORDS = 3
+"""A pasted text needs at least this many words the collection also uses to be matched..."""
+MIN_KNOWN_SHARE = 0.4
+"""...and at least this share of its words: below either, it is too short, gibberish or in a
+language the model does not read, and every match is weak."""
 
 
 class Recommender:
@@ -63,9 +75,10 @@ class Recommender:
         self,
         store: Store,
         encoder: DocumentEncoder,
-        collections: dict[EntityKind, Loaded],
+        collections: Collections,
         *,
         scorers: Mapping[EntityKind, LinearScorer] | None = None,
+        calibrations: Sequence[Calibration] = (),
         hub_country: str,
         today: Callable[[], dt.date],
     ) -> None:
@@ -73,6 +86,7 @@ class Recommender:
         self.encoder = encoder
         self.collections = collections
         self.scorers = dict(scorers or {})
+        self.calibrations = list(calibrations)
         self.hub_country = hub_country
         self.today = today
         self._masks: dict[tuple[EntityKind, frozenset[str]], npt.NDArray[np.bool_]] = {}
@@ -85,26 +99,34 @@ class Recommender:
         models_dir: Path,
         *,
         scorers: Mapping[EntityKind, LinearScorer] | None = None,
-        hub_country: str = "NL",
+        hub_country: str = "SE",
         today: Callable[[], dt.date] = dt.date.today,
+        lazy: bool = False,
     ) -> Recommender:
-        """Load the saved indexes and, where trained, the rankers; raises IndexNotBuilt or
-        StaleIndex with the command to run. `scorers` overrides the saved rankers."""
-        collections = {}
+        """Load the saved indexes and, where trained, the rankers and their calibrations; raises
+        IndexNotBuilt or StaleIndex. `scorers` overrides the saved rankers. With `lazy`, each
+        kind's in-memory indexes are built when a query first needs them (a one-off command);
+        a server builds them all now."""
+        parts = {}
         for kind in EntityKind:
             documents = store.documents(kind)
             index, manifest = _load_index(store, models_dir, kind, encoder.embedder.name, documents)
-            collections[kind] = Loaded(kind, store.entities(kind), documents, index, manifest)
+            parts[kind] = (store.entities(kind), documents, index, manifest)
+        collections = Collections(parts)
+        if not lazy:
+            collections.build_all()
         if scorers is None:
             scorers = {}
             for kind in (EntityKind.ORGANISATION, EntityKind.CALL):
                 loaded = load_scorer(ranker_path(models_dir, kind), encoder.embedder.name)
                 if loaded is not None:
                     scorers[kind] = loaded
-        log.info("recommender ready: %s", {k.value: len(c) for k, c in collections.items()})
+        calibrations = load_calibrations(calibration_path(models_dir))
+        log.info("recommender ready: %s", {k.value: collections.count(k) for k in collections})
         return cls(
-            store, encoder, collections, scorers=scorers, hub_country=hub_country, today=today
-        )
+            store, encoder, collections, scorers=scorers, calibrations=calibrations,
+            hub_country=hub_country, today=today,
+        )  # fmt: skip
 
     @staticmethod
     def check(store: Store, models_dir: Path, model: str) -> None:
@@ -117,22 +139,40 @@ class Recommender:
         """The scorer for pairs of a project with this kind (a trained ranker, or the default)."""
         return self.scorers.get(kind, DEFAULT_SCORER)
 
+    def calibration(self, kind: EntityKind, scorer: LinearScorer | None = None) -> Calibration:
+        """The map from this scorer's raw scores to probabilities; UNCALIBRATED (a fixed curve,
+        logged) when none was fitted for it."""
+        scorer = scorer or self.scorer(kind)
+        candidates = "partners" if kind is EntityKind.ORGANISATION else "calls"
+        found = calibration_for(
+            self.calibrations, candidates, fingerprint(scorer.weights, scorer.bias)
+        )
+        if found is None:
+            log.debug("no calibration for the %s scorer %s", candidates, scorer.manifest)
+            return UNCALIBRATED
+        return found
+
     # ------------------------------------------------------------------ public directions
 
+    @functools.cached_property
+    def calls(self) -> CallBook:
+        """The loaded calls' status, timing and eligibility."""
+        calls = self.collections[EntityKind.CALL].entities
+        return CallBook(calls, self.hub_country, self.today)
+
     def manifests(self) -> dict[str, Manifest]:
-        return {k.value: c.manifest for k, c in self.collections.items()}
+        return {k.value: self.collections.manifest(k) for k in self.collections}
 
     def counts(self) -> dict[str, int]:
-        return {k.value: len(c) for k, c in self.collections.items()}
+        """Loaded entities of each kind (not documents)."""
+        return {k.value: self.collections.count(k) for k in self.collections}
 
     def get(self, id: str, kind: EntityKind | None = None) -> Entity:
         """A loaded entity by id. Raises NotFound."""
-        for collection in self.collections.values():
-            if kind is not None and collection.kind is not kind:
-                continue
-            position = collection.positions.get(id)
-            if position is not None:
-                return collection.entities[position]
+        for k in self.collections:
+            entity = self.collections.entity(k, id) if kind in (None, k) else None
+            if entity is not None:
+                return entity
         raise NotFound(kind.value if kind else "entity", id)
 
     def entities(self, kind: EntityKind) -> list[Entity]:
@@ -147,7 +187,7 @@ class Recommender:
         explain: bool = True,
         exclude_documents: Collection[int] = (),
         allowed: Collection[str] | None = None,
-    ) -> list[Match]:
+    ) -> Ranking:
         """The k best organisations for a stored project, best first. Raises NotFound.
 
         `exclude_documents` (document store ids) are left out of the organisations' profiles;
@@ -163,17 +203,23 @@ class Recommender:
         self,
         project_id: str,
         k: int = 10,
-        include_forthcoming: bool = False,
+        statuses: Collection[CallStatus] = ALL_STATUSES,
+        include_ineligible: bool = False,
         *,
         explain: bool = True,
         allowed: Collection[str] | None = None,
-    ) -> list[Match]:
-        """The k best funding calls for a stored project that are open today (and forthcoming
-        ones, if asked). A call whose deadlines have all passed is never returned."""
+    ) -> Ranking:
+        """The k best funding calls for a stored project: open and forthcoming ones (or only
+        `statuses`), never closed or withdrawn ones, and only those the hub may apply to with
+        this project unless `include_ineligible`. Raises NotFound or InvalidQuery."""
         query = self._stored_query(project_id, EntityKind.PROJECT)
+        stage = query.entity.stage if isinstance(query.entity, Project) else None
         target = self.collections[EntityKind.CALL]
         features = target.features(query)
-        mask = _both(self._call_mask(include_forthcoming), self._allowed_mask(target, allowed))
+        mask = _both(
+            self._call_mask(statuses, stage, include_ineligible),
+            self._allowed_mask(target, allowed),
+        )
         return self._top(query, target, features, k, mask, explain)
 
     def projects_for(
@@ -182,11 +228,14 @@ class Recommender:
         k: int = 10,
         allowed: Collection[str] | None = None,
         *,
+        include_ineligible: bool = False,
         explain: bool = True,
-    ) -> list[Match]:
+    ) -> Ranking:
         """The k projects that fit an organisation or a call best (the reverse direction), by
-        the same pair scores as the forward direction. `allowed` restricts the ranking to these
-        project ids. Raises NotFound."""
+        the same pair scores as the forward direction. For a call, projects that may not apply
+        (by stage) are left out unless `include_ineligible`, and a call that can no longer be
+        applied to says so in the notice. `allowed` restricts the ranking to these project
+        ids. Raises NotFound."""
         source_kind = self.known(id)
         if source_kind is None:
             raise NotFound("organisation or call", id)
@@ -200,10 +249,18 @@ class Recommender:
         projects = self.collections[EntityKind.PROJECT]
         features = source.features_against(position, projects)
         query = self._query_for(source, position)
-        return self._top(
-            query, projects, features, k, self._allowed_mask(projects, allowed), explain,
+        mask = self._allowed_mask(projects, allowed)
+        notice = ""
+        call = source.entities[position]
+        if isinstance(call, FundingCall):
+            if not include_ineligible:
+                mask = _both(mask, self._projects_that_may_apply(call))
+            notice = call_notice(call, self.today())
+        ranking = self._top(
+            query, projects, features, k, mask, explain,
             scorer=self.scorer(source_kind), reverse_of=(source, position),
         )  # fmt: skip
+        return replace(ranking, notice=notice or ranking.notice)
 
     def search(
         self,
@@ -211,16 +268,22 @@ class Recommender:
         to: Target,
         k: int = 10,
         kinds: Collection[OrgKind] | None = None,
-        include_forthcoming: bool = False,
+        statuses: Collection[CallStatus] = ALL_STATUSES,
+        include_ineligible: bool = False,
         allowed: Collection[str] | None = None,
         *,
+        profile: Profile = NO_PROFILE,
         explain: bool = True,
-    ) -> list[Match]:
-        """Rank organisations, calls or projects for a pasted text such as an abstract;
+    ) -> Ranking:
+        """Rank organisations, calls or projects for a pasted text such as an abstract; the
+        text's `profile` (stage, modality, needs) decides call verdicts and adds facets.
         `allowed` restricts the candidates to these ids."""
         if not text.strip():
             raise InvalidQuery("The text to search for is empty. Paste an abstract or a few lines.")
-        query = Query(text, self.encoder.encode([text]), text_facets(text), [])
+        facets = text_facets(text)
+        if profile.modality is not None:
+            facets.add(Facet("modality", profile.modality.value))
+        query = Query(text, self.encoder.encode([text]), facets, [])
         if explain:
             query.passages = self.encoder.sentences(text)
         if to is Target.PARTNERS:
@@ -228,12 +291,30 @@ class Recommender:
             mask = self._kind_mask(target, kinds)
         elif to is Target.CALLS:
             target = self.collections[EntityKind.CALL]
-            mask = self._call_mask(include_forthcoming)
+            mask = self._call_mask(statuses, profile.stage, include_ineligible)
         else:
             target = self.collections[EntityKind.PROJECT]
             mask = None
         mask = _both(mask, self._allowed_mask(target, allowed))
-        return self._top(query, target, target.features(query), k, mask, explain)
+        readable = self.readable(text, target)
+        return self._top(
+            query, target, target.features(query), k, mask, explain,
+            stage=profile.stage, unreadable=readable,
+        )  # fmt: skip
+
+    def readable(self, text: str, target: Loaded) -> str:
+        """Empty when the text can be matched; otherwise why not (too few words the collection
+        also uses: too short, gibberish, or a language the model does not read)."""
+        words = [t for t in tokens(text) if t.isalpha()]
+        vocabulary = target.lexical.vocab_ if target.lexical is not None else {}
+        known = sum(1 for w in words if w in vocabulary)
+        if known >= MIN_KNOWN_WORDS and known >= MIN_KNOWN_SHARE * len(words):
+            return ""
+        return (
+            f"Nothing fits this text: only {known} of its {len(words)} words occur in the hub's "
+            f"{target.kind.value}s. It may be too short, not a research text, or in a language "
+            "the model does not read (it reads English); every match below is weak."
+        )
 
     def warm_sentences(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Embed every stored sentence not cached yet (an index built without sentences), so
@@ -256,8 +337,8 @@ class Recommender:
 
     def known(self, id: str) -> EntityKind | None:
         """The kind of a loaded entity, or None when these indexes do not hold it."""
-        for kind, collection in self.collections.items():
-            if id in collection.positions:
+        for kind in self.collections:
+            if self.collections.entity(kind, id) is not None:
                 return kind
         return None
 
@@ -288,20 +369,44 @@ class Recommender:
         *,
         scorer: LinearScorer | None = None,
         reverse_of: tuple[Loaded, int] | None = None,
-    ) -> list[Match]:
+        stage: Stage | None = None,
+        unreadable: str = "",
+    ) -> Ranking:
         if k < 1:
             raise InvalidQuery(f"k={k} must be at least 1.")
+        other = target.kind if reverse_of is None else reverse_of[0].kind
         scorer = scorer or self.scorer(target.kind)
-        score = scorer.score(features)
+        raw = scorer.score(features)
+        # A text against projects is scored as a partner would be.
+        side = EntityKind.ORGANISATION if other is EntityKind.PROJECT else other
+        score = self.calibration(side, scorer).probability(raw)
+        if target.kind is EntityKind.CALL:
+            score = score * self.calls.timing()
+        elif (
+            reverse_of is not None
+            and reverse_of[0].kind is EntityKind.CALL
+            and self.calls.status_mask(PROPOSABLE)[reverse_of[1]]
+        ):
+            # A call that can no longer be applied to keeps its fit (the notice says it is
+            # closed): a business developer reads it for the call's next round.
+            score = score * self.calls.timing()[reverse_of[1]]
+        if unreadable:
+            # The estimate assumes a text the model reads; for one it does not, no match may
+            # look better than a chance pairing.
+            score = np.minimum(score, UNREADABLE_CAP)
         if query.entity is not None and query.entity.id in target.positions:
             score[target.positions[query.entity.id]] = -np.inf
         if mask is not None:
             score = np.where(mask, score, -np.inf)
         k = min(k, int(np.isfinite(score).sum()))
         if k <= 0:
-            return []
-        top = np.argpartition(-score, k - 1)[:k]
-        top = top[np.lexsort((top, -score[top]))]
+            return Ranking([], nothing_fits=True, notice=unreadable or "No candidate to rank.")
+        # Ties of the calibrated score (a flat stretch of an isotonic map) keep the raw order.
+        top = np.lexsort((-raw, -score))[:k] if len(score) <= 4 * k else None
+        if top is None:
+            candidates = np.argpartition(-score, k - 1)[: min(len(score), 4 * k)]
+            candidates = candidates[np.isfinite(score[candidates])]
+            top = candidates[np.lexsort((candidates, -raw[candidates], -score[candidates]))][:k]
         if explain and reverse_of is None and not query.passages and query.entity is not None:
             source = self.collections[kind_of(query.entity)]
             position = source.positions[query.entity.id]
@@ -323,23 +428,35 @@ class Recommender:
         matches = []
         for rank, i in enumerate(top, start=1):
             candidate = target.entities[int(i)]
+            value = round(float(score[i]), 6)
+            strength = strength_of(value)
             reasons = (
-                self._reasons(query, target, int(i), features[i], scorer, reverse_of, memo)
+                self._reasons(
+                    query,
+                    target,
+                    int(i),
+                    features[i],
+                    scorer,
+                    reverse_of,
+                    memo,
+                    score=value,
+                    raw=float(raw[i]),
+                    strength=strength,
+                    stage=stage,
+                )
                 if explain
                 else None
             )
-            matches.append(
-                Match(
-                    id=candidate.id,
-                    name=candidate.name,
-                    kind=target.kind.value,
-                    category=category_of(candidate),
-                    score=round(float(score[i]), 6),
-                    rank=rank,
-                    reasons=reasons,
-                )
+            matches.append(match_of(candidate, target.kind, value, strength, rank, reasons, raw[i]))
+        best = matches[0].score if matches else 0.0
+        nothing_fits = bool(unreadable) or best < GOOD
+        notice = unreadable
+        if not notice and nothing_fits:
+            notice = (
+                f"Nothing fits well: the best match is {best:.2f} likely to be relevant "
+                f"(good starts at {GOOD:.2f}); every match below is weak."
             )
-        return matches
+        return Ranking(matches, nothing_fits=nothing_fits, notice=notice)
 
     def _reasons(
         self,
@@ -350,40 +467,45 @@ class Recommender:
         scorer: LinearScorer,
         reverse_of: tuple[Loaded, int] | None,
         memo: dict[str, Vector],
+        *,
+        score: float,
+        raw: float,
+        strength: Strength,
+        stage: Stage | None,
     ) -> Reasons:
         candidate = target.entities[position]
         if reverse_of is None:
-            assert target.lexical is not None
-            terms = target.lexical.shared_terms(query.text, position)
+            terms = _lexical(target).shared_terms(query.text, position)
             sentences = self._best_sentences(
                 query.passages, self._sentences(target, position), memo
             )
         else:
             source, source_position = reverse_of
-            assert source.lexical is not None
-            terms = source.lexical.shared_terms(target.texts[position], source_position)
+            terms = _lexical(source).shared_terms(target.texts[position], source_position)
             sentences = self._best_sentences(
                 self._sentences(source, source_position), self._sentences(target, position), memo
             )
-        deadline = verdict = None
+        deadline = None
+        verdict: Verdict | None = None
         project = query.entity if isinstance(query.entity, Project) else None
         call = candidate if isinstance(candidate, FundingCall) else None
         if isinstance(query.entity, FundingCall):
             call = query.entity
             project = candidate if isinstance(candidate, Project) else None
         if call is not None:
-            deadline = self._deadline(call)
-            verdict = assess(call, project, self.hub_country)
+            deadline = deadline_info(call, self.today())
+            verdict = assess(call, project.stage if project else stage, self.hub_country)
         reasons = Reasons(
-            score_parts=scorer.parts(row),
+            score_parts=positive_parts(scorer.parts(row), score),
             features={name: round(float(v), 6) for name, v in zip(FEATURES, row, strict=True)},
+            raw_score=round(raw, 6),
             sentences=sentences,
             shared_facets=tuple(str(f) for f in shared(query.facets, target.facets[position])),
             shared_terms=tuple(terms),
             deadline=deadline,
             eligibility=verdict,
         )
-        return replace(reasons, summary=summarise(reasons))
+        return replace(reasons, summary=summarise(reasons, strength.value))
 
     def _sentences(self, collection: Loaded, position: int) -> list[str]:
         return [
@@ -403,17 +525,6 @@ class Recommender:
         i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
         return SentencePair(left_texts[i], right_texts[j], round(float(similarity[i, j]), 4))
 
-    def _deadline(self, call: FundingCall) -> DeadlineInfo:
-        today = self.today()
-        upcoming = call.next_deadline(today)
-        return DeadlineInfo(
-            status=call.status_on(today).value,
-            next_deadline=upcoming.date if upcoming else None,
-            label=upcoming.label if upcoming else "",
-            days_left=(upcoming.date - today).days if upcoming else None,
-            opening_date=call.opening_date,
-        )
-
     # ------------------------------------------------------------------ filters
 
     def _kind_mask(
@@ -424,14 +535,25 @@ class Recommender:
         wanted = [OrgKind(k).value for k in kinds]
         return np.isin(target.categories, wanted)
 
-    def _call_mask(self, include_forthcoming: bool) -> npt.NDArray[np.bool_]:
-        today = self.today()
-        allowed = {"open", "forthcoming"} if include_forthcoming else {"open"}
-        calls = self.collections[EntityKind.CALL].entities
-        return np.array(
-            [isinstance(c, FundingCall) and c.status_on(today).value in allowed for c in calls],
-            dtype=bool,
-        )
+    def _call_mask(
+        self, statuses: Collection[CallStatus], stage: Stage | None, include_ineligible: bool
+    ) -> npt.NDArray[np.bool_]:
+        wanted = {CallStatus(s) for s in statuses} or set(PROPOSABLE)
+        never = wanted - PROPOSABLE
+        if never:
+            names = ", ".join(sorted(s.value for s in never))
+            raise InvalidQuery(
+                f"Calls that are {names} are never proposed; ask for open or forthcoming calls."
+            )
+        mask = self.calls.status_mask(wanted)
+        if not include_ineligible:
+            mask = mask & self.calls.proposable(stage)
+        return mask
+
+    def _projects_that_may_apply(self, call: FundingCall) -> npt.NDArray[np.bool_]:
+        projects = self.collections[EntityKind.PROJECT].entities
+        by_stage = {s: assess(call, s, self.hub_country).proposable for s in Stage}
+        return np.array([isinstance(p, Project) and by_stage[p.stage] for p in projects], bool)
 
     def _allowed_mask(
         self, target: Loaded, allowed: Collection[str] | None
@@ -451,6 +573,20 @@ class Recommender:
         return mask
 
 
+UNREADABLE_CAP = GOOD / 4
+"""The highest score a match for an unreadable text may show."""
+
+UNCALIBRATED = Calibration("platt", a=4.0, b=-4.0, manifest={"name": "uncalibrated"})
+"""Used for a scorer with no fitted calibration (a ranker trained without `bench.train`): a
+fixed logistic curve, so scores stay in [0, 1], but they are not probabilities."""
+
+
+def _lexical(collection: Loaded) -> Any:
+    if collection.lexical is None:
+        raise IndexNotBuilt(f"The {collection.kind.value} collection has no lexical index.")
+    return collection.lexical
+
+
 def _both(
     a: npt.NDArray[np.bool_] | None, b: npt.NDArray[np.bool_] | None
 ) -> npt.NDArray[np.bool_] | None:
@@ -467,7 +603,14 @@ def _load_index(
         kind=kind.value,
         model=model,
         data_hash=store.data_hash(kind, documents),
+        database_id=store.database_id,
+        database=str(store.path),
     )
+
+
+def calibration_path(models_dir: Path) -> Path:
+    """Where the calibrations of the scorers are saved (see `python -m bench.train`)."""
+    return Path(models_dir) / "ranker" / "calibration.json"
 
 
 def ranker_path(models_dir: Path, kind: EntityKind) -> Path:

@@ -27,7 +27,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     device: str = "cpu"
     batch_size: int = 32
-    hub_country: str = "NL"
+    hub_country: str = "SE"
     today: dt.date | None = None
     """Fixes 'today' for deadlines (tests, reproducible demos); None means the real date."""
     top_k: int = 10

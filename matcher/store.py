@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from .access import ApiKey, AuditEntry, Erasure, Role, Scope, User
 from .domain import Entity, EntityKind, Organisation, Project, kind_of
-from .errors import Conflict, InvalidRecord, NotFound, StoreError
+from .errors import Conflict, InvalidRecord, InvalidRecords, NotFound, StoreError
 from .records import parse_call, parse_organisation, parse_project, to_record
 from .text import content_hash
 
@@ -110,7 +110,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO meta (key, value) VALUES ('generation', 0)
     """,
+    # 3: the database's identity, a random id that every index built from it records (index.py)
+    """
+    CREATE TABLE identity (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL);
+    INSERT INTO identity (one, id) VALUES (1, lower(hex(randomblob(16))))
+    """,
 )
+
+MAX_CONFLICTS = 50
+"""The most id conflicts one upsert lists; the rest are counted."""
 
 _PARSERS: dict[EntityKind, Callable[[Any], Entity]] = {
     EntityKind.PROJECT: parse_project,
@@ -170,6 +178,14 @@ class Store:
         self.close()
 
     @property
+    def database_id(self) -> str:
+        """A random id given to this database when it was created (copies and backups keep it);
+        an index records it, so that it is never used with another database."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM identity").fetchone()
+        return str(row[0])
+
+    @property
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
@@ -202,8 +218,10 @@ class Store:
     # ------------------------------------------------------------------ entities
 
     def upsert(self, entities: Sequence[Entity]) -> UpsertReport:
-        """Add or replace entities, all or none: any error leaves the store as it was."""
+        """Add or replace entities, all or none: any error leaves the store as it was. Raises
+        InvalidRecords listing every id already used by a stored entity of another kind."""
         added = updated = unchanged = 0
+        conflicts: list[InvalidRecord] = []
         with self._transaction() as db:
             for entity in entities:
                 kind = kind_of(entity)
@@ -213,12 +231,15 @@ class Store:
                     "SELECT rowid, kind, content_hash FROM entities WHERE id = ?", (entity.id,)
                 ).fetchone()
                 if row is not None and row[1] != kind.value:
-                    raise InvalidRecord(
-                        f"id {entity.id!r} is already used by a stored {row[1]}; ids are unique "
-                        "across projects, organisations and calls",
-                        record=entity.id,
-                        field="id",
+                    conflicts.append(
+                        InvalidRecord(
+                            f"id {entity.id!r} is already used by a stored {row[1]}; ids are "
+                            "unique across projects, organisations and calls",
+                            record=entity.id,
+                            field="id",
+                        )
                     )
+                    continue
                 if row is not None and row[2] == digest:
                     unchanged += 1
                     continue
@@ -261,6 +282,10 @@ class Store:
                     "INSERT INTO documents (entity_rowid, position, title, text)"
                     " VALUES (?, ?, ?, ?)",
                     [(rowid, i, d.title, d.text) for i, d in enumerate(entity.documents())],
+                )
+            if conflicts:  # rolls the whole upsert back
+                raise InvalidRecords(
+                    conflicts[:MAX_CONFLICTS], omitted=len(conflicts[MAX_CONFLICTS:])
                 )
             if added or updated:
                 _bump(db)

@@ -8,16 +8,21 @@ confidential project whose content it hands out.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .access import Action, Principal, Scope, project_view
-from .domain import Entity, EntityKind, FundingCall, OrgKind, Project, Visibility
+from .calls import deadline_info
+from .domain import CallStatus, Entity, EntityKind, FundingCall, OrgKind, Project, Visibility
+from .eligibility import Verdict, assess
 from .errors import IndexNotBuilt, NotFound, PermissionDenied, StaleIndex
-from .recommender import Match, Recommender, Target
+from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target
+from .reasons import DeadlineInfo
+from .recommender import Recommender
 from .records import to_record
 from .store import Store
 
@@ -30,9 +35,15 @@ class Gate:
     The recommender may be swapped (after a re-index); the cache is keyed by the store's
     generation, so a change to the entities (an erasure, a load) is seen by the next request."""
 
-    def __init__(self, store: Store, recommender: Recommender | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        recommender: Recommender | None,
+        today: Callable[[], dt.date] | None = None,
+    ) -> None:
         self.store = store
         self._recommender = recommender
+        self._today = today
         self._visible: dict[tuple[int, EntityKind, tuple[Any, ...]], frozenset[str]] = {}
         self._lock = threading.Lock()
 
@@ -45,6 +56,12 @@ class Gate:
     @recommender.setter
     def recommender(self, recommender: Recommender) -> None:
         self._recommender = recommender
+
+    def today(self) -> dt.date:
+        """The one clock of the service: the recommender's, or the one the gate was given."""
+        if self._recommender is not None:
+            return self._recommender.today()
+        return (self._today or dt.date.today)()
 
     def view(self, principal: Principal) -> View:
         return View(self, principal)
@@ -79,8 +96,18 @@ class ListPage:
 @dataclass(frozen=True)
 class ExportRow:
     project: dict[str, Any]
-    partners: list[Match]
-    calls: list[Match]
+    partners: Ranking
+    calls: Ranking
+    call_facts: dict[str, tuple[DeadlineInfo, Verdict]]
+    """For each call of `calls`: its status and deadline today, and the project's verdict."""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A call as a reader sees it: the call and its status today."""
+
+    call: FundingCall
+    status: CallStatus
 
 
 class View:
@@ -118,10 +145,11 @@ class View:
     def organisation(self, id: str) -> dict[str, Any]:
         return to_record(self.store.get(id, EntityKind.ORGANISATION, self.scope))
 
-    def call(self, id: str) -> FundingCall:
+    def call(self, id: str) -> CallRecord:
         call = self.store.get(id, EntityKind.CALL, self.scope)
-        assert isinstance(call, FundingCall)
-        return call
+        if not isinstance(call, FundingCall):
+            raise NotFound("call", id)
+        return CallRecord(call, call.status_on(self.gate.today()))
 
     def projects(self, offset: int = 0, limit: int | None = None) -> ListPage:
         items = self.store.entities(EntityKind.PROJECT, self.scope, offset, limit)
@@ -137,16 +165,17 @@ class View:
             self.store.count(EntityKind.ORGANISATION, self.scope), [to_record(o) for o in items]
         )
 
-    def calls(self, offset: int = 0, limit: int | None = None) -> tuple[int, list[FundingCall]]:
+    def calls(self, offset: int = 0, limit: int | None = None) -> tuple[int, list[CallRecord]]:
         items = self.store.entities(EntityKind.CALL, self.scope, offset, limit)
-        calls = [c for c in items if isinstance(c, FundingCall)]
+        today = self.gate.today()
+        calls = [CallRecord(c, c.status_on(today)) for c in items if isinstance(c, FundingCall)]
         return self.store.count(EntityKind.CALL, self.scope), calls
 
     # ------------------------------------------------------------------ matches
 
     def partners_for(
         self, project_id: str, k: int = 10, kinds: Collection[OrgKind] | None = None
-    ) -> list[Match]:
+    ) -> Ranking:
         project = self._matchable(project_id)
         matches = self.recommender.partners_for(
             project_id, k, kinds, allowed=self._visible(EntityKind.ORGANISATION)
@@ -155,16 +184,26 @@ class View:
         return matches
 
     def calls_for(
-        self, project_id: str, k: int = 10, include_forthcoming: bool = False
-    ) -> list[Match]:
+        self,
+        project_id: str,
+        k: int = 10,
+        statuses: Collection[CallStatus] = ALL_STATUSES,
+        include_ineligible: bool = False,
+    ) -> Ranking:
         project = self._matchable(project_id)
         matches = self.recommender.calls_for(
-            project_id, k, include_forthcoming, allowed=self._visible(EntityKind.CALL)
+            project_id, k, statuses, include_ineligible, allowed=self._visible(EntityKind.CALL)
         )
         self._audit("match", [project])
         return matches
 
-    def projects_for(self, id: str, k: int = 10, kind: EntityKind | None = None) -> list[Match]:
+    def projects_for(
+        self,
+        id: str,
+        k: int = 10,
+        kind: EntityKind | None = None,
+        include_ineligible: bool = False,
+    ) -> Ranking:
         """Projects for an organisation or a call (of this kind, when given), ranked over the
         projects in scope only."""
         self.require(Action.REVERSE)
@@ -173,7 +212,9 @@ class View:
         except NotFound:
             raise NotFound(kind.value if kind else "organisation or call", id) from None
         self._indexed(source)
-        matches = self.recommender.projects_for(id, k, allowed=self._visible(EntityKind.PROJECT))
+        matches = self.recommender.projects_for(
+            id, k, allowed=self._visible(EntityKind.PROJECT), include_ineligible=include_ineligible
+        )
         self._audit_matches(matches)
         return matches
 
@@ -183,8 +224,10 @@ class View:
         to: Target,
         k: int = 10,
         kinds: Collection[OrgKind] | None = None,
-        include_forthcoming: bool = False,
-    ) -> list[Match]:
+        statuses: Collection[CallStatus] = ALL_STATUSES,
+        include_ineligible: bool = False,
+        profile: Profile = NO_PROFILE,
+    ) -> Ranking:
         self.require(Action.REVERSE if to is Target.PROJECTS else Action.SEARCH)
         kind = {
             Target.PARTNERS: EntityKind.ORGANISATION,
@@ -192,33 +235,50 @@ class View:
             Target.PROJECTS: EntityKind.PROJECT,
         }[to]
         matches = self.recommender.search(
-            text, to, k, kinds, include_forthcoming, allowed=self._visible(kind)
-        )
+            text, to, k, kinds, statuses, include_ineligible, allowed=self._visible(kind),
+            profile=profile,
+        )  # fmt: skip
         if to is Target.PROJECTS:
             self._audit_matches(matches)
         return matches
 
     def export(self, k: int = 5) -> Iterator[ExportRow]:
-        """Every project in scope with its best partners and open calls (no reasons)."""
+        """Every project in scope with its best partners and calls (open or forthcoming, that
+        the hub may apply to), without sentence reasons."""
         self.require(Action.EXPORT)
         projects = self.store.entities(EntityKind.PROJECT, self.scope)
         self._audit("export", projects)
         organisations = self._visible(EntityKind.ORGANISATION)
         calls = self._visible(EntityKind.CALL)
+        recommender = self.recommender
+        today = recommender.today()
         for project in projects:
-            if project.id not in self.recommender.collections[EntityKind.PROJECT].positions:
+            if not isinstance(project, Project):
+                continue
+            if project.id not in recommender.collections[EntityKind.PROJECT].positions:
                 continue  # stored after the indexes were built: no matches yet
+            found = recommender.calls_for(project.id, k, explain=False, allowed=calls)
+            facts = {}
+            for m in found:
+                call = recommender.get(m.id, EntityKind.CALL)
+                if isinstance(call, FundingCall):
+                    facts[m.id] = (
+                        deadline_info(call, today),
+                        assess(call, project.stage, recommender.hub_country),
+                    )
             yield ExportRow(
                 project_view(to_record(project), self.scope),
-                self.recommender.partners_for(project.id, k, explain=False, allowed=organisations),
-                self.recommender.calls_for(project.id, k, explain=False, allowed=calls),
+                recommender.partners_for(project.id, k, explain=False, allowed=organisations),
+                found,
+                facts,
             )
 
     # ------------------------------------------------------------------ helpers
 
     def _project(self, id: str) -> Project:
         project = self.store.get(id, EntityKind.PROJECT, self.scope)
-        assert isinstance(project, Project)
+        if not isinstance(project, Project):
+            raise NotFound("project", id)
         return project
 
     def _matchable(self, project_id: str) -> Project:
@@ -226,7 +286,7 @@ class View:
         if not self.principal.may_match(project):
             raise PermissionDenied(
                 f"The {self.principal.role.value} role gets partners and calls only for "
-                "projects its user owns or works on."
+                "it may read."
             )
         self._indexed(project)
         return project
@@ -241,7 +301,7 @@ class View:
     def _visible(self, kind: EntityKind) -> frozenset[str]:
         return self.gate.visible(kind, self.principal)
 
-    def _audit_matches(self, matches: list[Match]) -> None:
+    def _audit_matches(self, matches: Ranking) -> None:
         self._record("match_result", [m.id for m in matches])
 
     def _audit(self, action: str, objects: list[Entity]) -> None:

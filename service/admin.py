@@ -22,7 +22,8 @@ from matcher import (
 
 from .auth import SESSION_COOKIE, client_of
 from .deps import AdminDep, GateDep, PrincipalDep, SettingsDep
-from .routes import ONE, POST, READ, _errors
+from .errors import responses
+from .routes import ONE, POST, READ
 from .schemas import (
     AuditOut,
     KeyIn,
@@ -44,7 +45,7 @@ admin = APIRouter(prefix="/api/v1", tags=["admin"])
 Username = Annotated[str, Path(min_length=2, max_length=64)]
 
 
-@auth.post("/login", responses=_errors(400, 401, 413, 422, 429, 503))
+@auth.post("/login", responses=responses(400, 401, 413, 422, 429, 503))
 def sign_in(body: Annotated[LoginIn, Body()], request: Request, response: Response) -> SessionOut:
     """Open a session for the web pages: sets an HttpOnly cookie valid for 12 hours."""
     limiter = request.app.state.limiter
@@ -70,7 +71,7 @@ def sign_in(body: Annotated[LoginIn, Body()], request: Request, response: Respon
     )
 
 
-@auth.post("/logout", status_code=204, responses=_errors(401, 429, 503))
+@auth.post("/logout", status_code=204, responses=responses(401, 422, 429, 503))
 def sign_out(request: Request, principal: PrincipalDep, response: Response) -> None:
     """Close the session of this browser."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -91,7 +92,7 @@ def list_users(_: AdminDep, gate: GateDep) -> list[UserOut]:
     return [UserOut.model_validate(u) for u in gate.store.users()]
 
 
-@admin.post("/users", status_code=201, responses={**POST, **_errors(404, 409)})
+@admin.post("/users", status_code=201, responses={**POST, **responses(404, 409)})
 def add_user(_: AdminDep, gate: GateDep, body: Annotated[UserIn, Body()]) -> UserOut:
     """Create a user (admins only); give them a key with POST /users/{username}/keys."""
     user = create_user(gate.store, body.username, body.role, body.organisation, body.display_name)
@@ -104,7 +105,7 @@ def get_user(username: Username, _: AdminDep, gate: GateDep) -> UserOut:
     return UserOut.model_validate(gate.store.user(username))
 
 
-@admin.patch("/users/{username}", responses={**POST, **_errors(404)})
+@admin.patch("/users/{username}", responses={**POST, **responses(404)})
 def change_user(
     username: Username, _: AdminDep, gate: GateDep, body: Annotated[UserPatch, Body()]
 ) -> UserOut:
@@ -126,7 +127,7 @@ def list_keys(username: Username, _: AdminDep, gate: GateDep) -> list[KeyOut]:
     return [KeyOut.model_validate(k) for k in gate.store.keys(username)]
 
 
-@admin.post("/users/{username}/keys", status_code=201, responses={**POST, **_errors(404)})
+@admin.post("/users/{username}/keys", status_code=201, responses={**POST, **responses(404)})
 def add_key(
     username: Username, _: AdminDep, gate: GateDep, body: Annotated[KeyIn, Body()]
 ) -> NewKeyOut:

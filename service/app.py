@@ -8,13 +8,21 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from matcher import Embedder, Gate, MatcherError, Recommender, Settings, __version__
 
 from . import errors
 from .admin import admin, auth
 from .auth import FailureLimiter
+from .deps import refuse_unknown_query
 from .routes import api, operations
 from .wiring import open_recommender, open_store
 
@@ -68,13 +76,67 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             "projects to pitch to a partner or a call, each match with its reasons."
         ),
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query)],
+        responses=errors.responses(422),
+        openapi_url=OPENAPI,
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     app.include_router(operations)
     app.include_router(auth)
     app.include_router(api)
     app.include_router(admin)
+    _serve_docs(app)
     return app
+
+
+OPENAPI = "/openapi.json"
+DOCS_ASSETS = "/static/docs"
+"""Where the app serves the scripts, styles and icon of /docs and /redoc, from the package
+fastapi-offline (Swagger UI 5 and ReDoc 2): the pages load nothing from another host."""
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc, as FastAPI's own pages, with their assets served here."""
+    app.mount(
+        DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets"
+    )
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = _root(request)
+        return get_swagger_ui_html(
+            openapi_url=root + OPENAPI,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            oauth2_redirect_url=root + "/docs/oauth2-redirect",
+            # No badge that sends the schema to the public validator.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    async def swagger_ui_redirect(request: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(request: Request) -> HTMLResponse:
+        root = _root(request)
+        return get_redoc_html(
+            openapi_url=root + OPENAPI,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    app.add_route("/docs", swagger_ui, include_in_schema=False)
+    app.add_route("/docs/oauth2-redirect", swagger_ui_redirect, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)
+
+
+def _root(request: Request) -> str:
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/")
 
 
 def _follow(gate: Gate, settings: Settings, generation: int, stop: threading.Event) -> None:

@@ -4,9 +4,11 @@ an address that fails too often is refused for a while (429) before its credenti
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -74,7 +76,13 @@ def get_principal(
     """The principal behind the request's credentials. Raises NotAuthenticated (401) or
     TooManyFailures (429)."""
     key = header_key or (bearer_key.credentials if bearer_key else None)
-    if key is None and session is None:
+    store: Store = request.app.state.gate.store
+    check: Callable[[], Principal]
+    if key is not None:
+        check = functools.partial(authenticate, store, key)
+    elif session is not None:
+        check = functools.partial(session_principal, store, session)
+    else:
         raise NotAuthenticated(
             "Sign in: send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`, "
             "or log in at POST /auth/login."
@@ -82,12 +90,8 @@ def get_principal(
     limiter: FailureLimiter = request.app.state.limiter
     client = client_of(request)
     limiter.check(client)
-    store: Store = request.app.state.gate.store
     try:
-        if key is not None:
-            return authenticate(store, key)
-        assert session is not None
-        return session_principal(store, session)
+        return check()
     except NotAuthenticated:
         limiter.failed(client)
         raise

@@ -11,11 +11,20 @@ from typing import Any, TypeVar
 import click
 
 from matcher import (
+    ALL_STATUSES,
+    GOOD,
     LOCAL_OPERATOR,
+    STRONG,
+    CallStatus,
     Gate,
     Match,
+    Modality,
     OrgKind,
+    Profile,
+    Ranking,
     Recommender,
+    Settings,
+    Stage,
     Store,
     Target,
     View,
@@ -28,7 +37,7 @@ from matcher import (
 
 from . import cli_admin
 from .console import _friendly, _settings
-from .schemas import MatchOut
+from .schemas import MatchList
 from .wiring import make_encoder, open_recommender, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,26 +72,57 @@ KEY = click.option(
 )
 
 
-def _view(store: Store, key: str | None, recommender: Recommender | None = None) -> View:
+def _view(
+    store: Store, settings: Settings, key: str | None, recommender: Recommender | None = None
+) -> View:
     principal = authenticate(store, key) if key else LOCAL_OPERATOR
-    return Gate(store, recommender).view(principal)
+    return Gate(store, recommender, settings.current_date).view(principal)
 
 
-def _print_matches(matches: list[Match], as_json: bool) -> None:
+def _print_matches(ranking: Ranking, as_json: bool, query: str, direction: str) -> None:
     if as_json:
-        click.echo(json.dumps([MatchOut.of(m).model_dump(mode="json") for m in matches], indent=2))
+        out = MatchList.of(query, direction, ranking)
+        click.echo(json.dumps(out.model_dump(mode="json"), indent=2))
         return
-    if not matches:
+    if ranking.notice:
+        click.echo(ranking.notice)
+    else:
+        click.echo(
+            f"{direction} for {query}: score = estimated probability of a relevant match "
+            f"(strong >= {STRONG}, good >= {GOOD})"
+        )
+    if not ranking.matches:
         click.echo("No matches.")
         return
-    for m in matches:
-        click.echo(f"{m.rank:>3}. {m.score:6.3f}  {m.id}  {m.name}  [{m.category}]")
+    for m in ranking:
+        click.echo(f"{m.rank:>3}. {m.score:5.2f} {m.strength.value:<6}  {m.id}  {m.name}  "
+                   f"[{_label(m)}]")  # fmt: skip
         if m.reasons is None:
             continue
         click.echo(f"       {m.reasons.summary}")
         if m.reasons.sentences is not None:
             click.echo(f"       query:     {m.reasons.sentences.query}")
             click.echo(f"       candidate: {m.reasons.sentences.candidate}")
+
+
+def _label(m: Match) -> str:
+    if m.kind is not None:
+        return f"{m.kind.value.replace('_', ' ')}, {m.country}"
+    return m.funder or (m.modality.value if m.modality else m.entity.value)
+
+
+STATUS = click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([CallStatus.OPEN.value, CallStatus.FORTHCOMING.value]),
+    help="Calls only: only these statuses (repeatable; default open and forthcoming).",
+)
+INELIGIBLE = click.option(
+    "--include-ineligible",
+    is_flag=True,
+    help="Also calls (or projects, for a call) that the hub may not apply with, with the verdict.",
+)
 
 
 @click.group()
@@ -112,10 +152,24 @@ def init() -> None:
 def load(directory: Path) -> None:
     """Load projects.jsonl, organisations.jsonl and calls.jsonl from DIRECTORY.
 
-    Every record is checked first; one bad record stops the load and nothing is stored."""
+    Every record is checked first; if any is bad, each is listed (up to 50 per file) with its
+    file, line and field, and nothing is stored."""
+    from matcher import InvalidRecords
+
     settings = _settings()
     with open_store(settings) as store:
-        report = load_directory(store, directory, erased_ids(ledger_path(settings.db_path)))
+        try:
+            report = load_directory(store, directory, erased_ids(ledger_path(settings.db_path)))
+        except InvalidRecords as error:
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
+            if error.omitted:
+                click.echo(f"... and {error.omitted} more", err=True)
+            count = len(error.problems) + error.omitted
+            raise click.ClickException(
+                f"{count} bad record{'s' if count != 1 else ''}; nothing was stored. "
+                "Fix them and run `matcher load` again."
+            ) from error
     for name, count in report.files.items():
         click.echo(f"{name}: {count} records")
     u = report.upsert
@@ -161,38 +215,60 @@ def build(sentences: bool) -> None:
     type=click.Choice([k.value for k in OrgKind]),
     help="Only organisations of this kind (repeatable).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@STATUS
+@INELIGIBLE
+@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON, as the API.")
 @KEY
 @_friendly
 def recommend(
-    project_id: str, to: str, k: int | None, kinds: tuple[str, ...], as_json: bool, key: str | None
+    project_id: str,
+    to: str,
+    k: int | None,
+    kinds: tuple[str, ...],
+    statuses: tuple[str, ...],
+    include_ineligible: bool,
+    as_json: bool,
+    key: str | None,
 ) -> None:
-    """Partners or open funding calls for PROJECT_ID, best first, with reasons."""
+    """Partners or funding calls (open and forthcoming) for PROJECT_ID, best first, with
+    reasons."""
     settings = _settings()
     with open_store(settings) as store:
-        view = _view(store, key, open_recommender(settings, store))
+        view = _view(store, settings, key, open_recommender(settings, store, lazy=True))
         if to == "partners":
             matches = view.partners_for(
                 project_id, k or settings.top_k, [OrgKind(x) for x in kinds]
             )
         else:
-            matches = view.calls_for(project_id, k or settings.top_k)
-    _print_matches(matches, as_json)
+            matches = view.calls_for(
+                project_id, k or settings.top_k, _statuses(statuses), include_ineligible
+            )
+    _print_matches(matches, as_json, project_id, f"project->{to}")
+
+
+def _statuses(values: tuple[str, ...]) -> frozenset[CallStatus]:
+    return frozenset(CallStatus(v) for v in values) or ALL_STATUSES
 
 
 @main.command()
 @click.argument("org_or_call_id")
 @click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@INELIGIBLE
+@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON, as the API.")
 @KEY
 @_friendly
-def reverse(org_or_call_id: str, k: int | None, as_json: bool, key: str | None) -> None:
-    """The hub's projects that fit an organisation or a funding call."""
+def reverse(
+    org_or_call_id: str, k: int | None, include_ineligible: bool, as_json: bool, key: str | None
+) -> None:
+    """The hub's projects that fit an organisation or a funding call (for a call, those that
+    may apply to it; a closed or withdrawn call says so first)."""
     settings = _settings()
     with open_store(settings) as store:
-        view = _view(store, key, open_recommender(settings, store))
-        matches = view.projects_for(org_or_call_id, k or settings.top_k)
-    _print_matches(matches, as_json)
+        view = _view(store, settings, key, open_recommender(settings, store, lazy=True))
+        matches = view.projects_for(
+            org_or_call_id, k or settings.top_k, include_ineligible=include_ineligible
+        )
+    _print_matches(matches, as_json, org_or_call_id, "reverse->projects")
 
 
 @main.command()
@@ -205,19 +281,47 @@ def reverse(org_or_call_id: str, k: int | None, as_json: bool, key: str | None) 
     show_default=True,
 )
 @click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
-@click.option("--kind", "kinds", multiple=True, type=click.Choice([k.value for k in OrgKind]))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of matches.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice([k.value for k in OrgKind]),
+    help="Partners only: only organisations of this kind (repeatable).",
+)
+@click.option(
+    "--stage",
+    type=click.Choice([s.value for s in Stage]),
+    help="The text's project stage, so that calls' stage rules are decided.",
+)
+@click.option("--modality", type=click.Choice([m.value for m in Modality]))
+@STATUS
+@INELIGIBLE
+@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON, as the API.")
 @KEY
 @_friendly
 def search(
-    text: str, to: str, k: int | None, kinds: tuple[str, ...], as_json: bool, key: str | None
+    text: str,
+    to: str,
+    k: int | None,
+    kinds: tuple[str, ...],
+    stage: str | None,
+    modality: str | None,
+    statuses: tuple[str, ...],
+    include_ineligible: bool,
+    as_json: bool,
+    key: str | None,
 ) -> None:
-    """Partners, open calls or projects for a free TEXT such as a pasted abstract."""
+    """Partners, calls (open and forthcoming) or projects for a free TEXT such as a pasted
+    abstract."""
     settings = _settings()
+    profile = Profile(Stage(stage) if stage else None, Modality(modality) if modality else None)
     with open_store(settings) as store:
-        view = _view(store, key, open_recommender(settings, store))
-        matches = view.search(text, Target(to), k or settings.top_k, [OrgKind(x) for x in kinds])
-    _print_matches(matches, as_json)
+        view = _view(store, settings, key, open_recommender(settings, store, lazy=True))
+        matches = view.search(
+            text, Target(to), k or settings.top_k, [OrgKind(x) for x in kinds],
+            _statuses(statuses), include_ineligible, profile,
+        )  # fmt: skip
+    _print_matches(matches, as_json, text[:60], f"text->{to}")
 
 
 @main.command(name="list")
@@ -228,7 +332,7 @@ def list_(kind: str, key: str | None) -> None:
     """List the stored projects, organisations or calls (id and name) the caller may see."""
     settings = _settings()
     with open_store(settings) as store:
-        view = _view(store, key)
+        view = _view(store, settings, key)
         if kind == "projects":
             for p in view.projects().items:
                 click.echo(
@@ -238,9 +342,9 @@ def list_(kind: str, key: str | None) -> None:
             for o in view.organisations().items:
                 click.echo(f"{o['id']}\t{o['name']}\t{o['kind']}, {o['country']}")
         else:
-            for c in view.calls()[1]:
-                status = c.status_on(settings.current_date()).value
-                click.echo(f"{c.id}\t{c.title}\t{c.funder}, {status}")
+            for record in view.calls()[1]:
+                c = record.call
+                click.echo(f"{c.id}\t{c.title}\t{c.funder}, {record.status.value}")
 
 
 @main.command()

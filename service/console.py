@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from matcher import MatcherError, Settings
+from matcher import MatcherError, NotFound, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,13 +22,32 @@ def _settings() -> Settings:
 
 
 def _friendly(command: F) -> F:
-    """Turn library errors into a one-line message and exit status 1."""
+    """Turn library errors into a one-line message, with the command that helps, and exit
+    status 1."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except MatcherError as error:
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(f"{error}{_advice(error)}") from error
 
     return wrapper  # type: ignore[return-value]
+
+
+LISTS = {
+    "project": "matcher list projects",
+    "organisation": "matcher list organisations",
+    "call": "matcher list calls",
+    "user": "matcher users list",
+    "key": "matcher users keys USERNAME",
+}
+"""The command that lists the stored ids of each kind of object (any other kind: `matcher list`)."""
+
+
+def _advice(error: MatcherError) -> str:
+    """What to run next, for errors whose fix is a command: the library's messages name the
+    problem only, since they also reach HTTP callers."""
+    if isinstance(error, NotFound):
+        return f" List the stored ids with `{LISTS.get(error.kind, 'matcher list')}`."
+    return ""

@@ -1,4 +1,4 @@
-"""Dependencies that routes declare with Annotated.
+"""Dependencies that routes declare with Annotated, and the one the app applies to every route.
 
 Every route that reads hub data takes a `ViewDep`: the one place where the caller's credentials
 become a scoped View, through which objects are loaded and matches ranked."""
@@ -8,10 +8,55 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from matcher import Gate, Principal, Recommender, Settings, View, require_admin
 
 from .auth import get_principal
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """Refuse query parameters that the route does not declare (422, `invalid_request`), as
+    request bodies refuse unknown fields: `?kinds=cdmo` on a route that takes `kind` is a typo
+    that would otherwise be ignored in silence. The app applies this to every route."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = query_names(route.dependant)
+    unknown = [name for name in request.query_params if name not in declared]
+    if not unknown:
+        return
+    takes = ", ".join(sorted(declared)) or "none"
+    raise RequestValidationError(
+        [
+            {
+                "type": "extra_forbidden",
+                "loc": ("query", name),
+                "msg": f"Unknown query parameter {name!r}; this route takes: {takes}.",
+                "input": request.query_params[name],
+            }
+            for name in unknown
+        ]
+    )
+
+
+def query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route reads, its dependencies' included, by the name sent."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        for field in current.query_params:
+            model = field.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):  # a Query() model
+                names |= {f.alias or n for n, f in model.model_fields.items()}
+            else:
+                names |= {field.alias, field.validation_alias or field.alias}
+        pending.extend(current.dependencies)
+    return names
 
 
 def get_gate(request: Request) -> Gate:

@@ -1,11 +1,16 @@
-"""Exceptions mapped to HTTP responses in one place; every error has the same JSON shape:
+"""Errors mapped to HTTP responses in one place; every error has the same JSON shape:
 
 {"error": {"status": 404, "code": "not_found", "message": "...", "details": []}}
+
+FAILURES is the one table: each exception the app can meet (the library's, the service's, and
+the HTTP statuses that Starlette and FastAPI raise) with its status, its code and what it means.
+The handlers answer from it, and `responses()` documents the routes' errors in OpenAPI from it.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,34 +35,96 @@ from matcher import (
 )
 
 from .auth import TooManyFailures
+from .schemas import ErrorOut
 
 log = logging.getLogger(__name__)
 
-STATUS: dict[type[MatcherError], tuple[int, str]] = {
-    NotAuthenticated: (401, "unauthorized"),
-    PermissionDenied: (403, "forbidden"),
-    NotFound: (404, "not_found"),
-    Conflict: (409, "conflict"),
-    InvalidQuery: (422, "invalid_query"),
-    InvalidRecord: (422, "invalid_record"),
-    IndexNotBuilt: (503, "index_not_built"),
-    StaleIndex: (503, "stale_index"),
-    ModelLoadError: (503, "model_unavailable"),
-    StoreError: (503, "store_unavailable"),
-    ConfigError: (500, "bad_configuration"),
-}
 
-HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "invalid_request",
-    429: "too_many_requests",
+@dataclass(frozen=True)
+class Failure:
+    """What an error answers: its HTTP status, a stable code, and what it means."""
+
+    status: int
+    code: str
+    description: str
+
+
+MAX_BODY = 256 * 1024
+"""The largest request body accepted, in bytes (a pasted abstract is at most 20,000 characters)."""
+
+FAILURES: dict[type[Exception] | int, Failure] = {
+    # The service's own.
+    RequestValidationError: Failure(
+        422,
+        "invalid_request",
+        "The request is not valid: a parameter, an unknown query parameter, or the body.",
+    ),
+    TooManyFailures: Failure(
+        429, "too_many_requests", "Too many failed sign-ins from this address; see Retry-After."
+    ),
+    # The library's errors; a subclass answers as its nearest listed ancestor.
+    NotAuthenticated: Failure(
+        401,
+        "unauthorized",
+        "No credentials, or a key that is malformed, unknown, revoked or expired.",
+    ),
+    PermissionDenied: Failure(403, "forbidden", "The caller's role may not do this."),
+    NotFound: Failure(404, "not_found", "No object with this id that the caller may see."),
+    Conflict: Failure(409, "conflict", "The object exists already."),
+    InvalidQuery: Failure(422, "invalid_query", "The query cannot be answered as asked."),
+    InvalidRecord: Failure(
+        422, "invalid_record", "A record is not valid; the message names the field."
+    ),
+    IndexNotBuilt: Failure(503, "index_not_built", "No index has been built yet."),
+    StaleIndex: Failure(
+        503, "stale_index", "The indexes do not match the stored objects or the model."
+    ),
+    ModelLoadError: Failure(503, "model_unavailable", "The embedding model cannot be loaded."),
+    StoreError: Failure(503, "store_unavailable", "The database cannot be used."),
+    ConfigError: Failure(500, "bad_configuration", "A server setting has an unusable value."),
+    MatcherError: Failure(500, "internal_error", "The matcher failed unexpectedly."),
+    # HTTP statuses that Starlette and FastAPI raise themselves (as HTTPException).
+    400: Failure(400, "bad_request", "The body cannot be read: not JSON, or not UTF-8."),
+    404: Failure(404, "not_found", "No route has this path."),
+    405: Failure(405, "method_not_allowed", "The route does not take this method."),
+    413: Failure(413, "payload_too_large", f"The request body is over {MAX_BODY // 1024} KiB."),
+    415: Failure(415, "unsupported_media_type", "The body is not JSON (application/json)."),
+    422: Failure(422, "invalid_request", "The request is not valid."),
+    # Anything else.
+    Exception: Failure(
+        500, "internal_error", "Something went wrong on our side; it has been logged."
+    ),
 }
+UNEXPECTED = (FAILURES[MatcherError], FAILURES[Exception])
+"""Answered with their description only, never the exception's text, and logged."""
+
+
+def failure_of(error: Exception) -> Failure:
+    """The table's entry for an exception: by its status for an HTTPException, else by the
+    nearest class in its ancestry that the table lists."""
+    if isinstance(error, StarletteHTTPException):
+        found = FAILURES.get(error.status_code)
+        return found or Failure(error.status_code, "http_error", str(error.detail))
+    for kind in type(error).__mro__:
+        if kind in FAILURES:
+            return FAILURES[kind]
+    return FAILURES[Exception]
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route that can answer these error statuses: the error shape,
+    and each code the status can carry with what it means, from FAILURES."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        codes: dict[str, str] = {}
+        for failure in FAILURES.values():
+            if failure.status == status:
+                codes.setdefault(failure.code, failure.description)
+        if not codes:
+            raise ValueError(f"No error in FAILURES answers {status}.")
+        description = "\n".join(f"- `{code}`: {text}" for code, text in codes.items())
+        documented[status] = {"model": ErrorOut, "description": description}
+    return documented
 
 
 def error_body(
@@ -66,56 +133,37 @@ def error_body(
     return {"error": {"status": status, "code": code, "message": message, "details": details or []}}
 
 
-def _response(
-    status: int, code: str, message: str, details: list[Any] | None = None
-) -> JSONResponse:
-    return JSONResponse(error_body(status, code, message, details), status_code=status)
+def _response(failure: Failure, message: str, details: list[Any] | None = None) -> JSONResponse:
+    body = error_body(failure.status, failure.code, message, details)
+    return JSONResponse(body, status_code=failure.status)
 
 
-MAX_BODY = 256 * 1024
-"""The largest request body accepted, in bytes (a pasted abstract is at most 20,000 characters)."""
-
-
-async def _matcher_error(request: Request, exc: Exception) -> JSONResponse:
-    for kind in type(exc).__mro__:
-        if kind in STATUS:
-            status, code = STATUS[kind]
-            response = _response(status, code, str(exc))
-            if status == 401:
-                response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-    return _response(500, "internal_error", "The matcher failed unexpectedly.")
-
-
-async def _too_many(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TooManyFailures)
-    response = _response(429, "too_many_requests", str(exc))
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    details = [
-        {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
-        for e in exc.errors()
-    ]
-    summary = "; ".join(f"{d['location']}: {d['message']}" for d in details[:3])
-    return _response(422, "invalid_request", f"The request is not valid: {summary}", details)
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = HTTP_CODES.get(exc.status_code, "http_error")
-    response = _response(exc.status_code, code, str(exc.detail))
-    if exc.headers:
-        response.headers.update(exc.headers)
-    return response
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+async def _answer(request: Request, exc: Exception) -> JSONResponse:
+    """The one handler: the status and code from FAILURES, the message and headers by kind."""
+    failure = failure_of(exc)
+    if isinstance(exc, RequestValidationError):
+        details = [
+            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{d['location']}: {d['message']}" for d in details[:3])
+        return _response(failure, f"The request is not valid: {summary}", details)
+    if isinstance(exc, StarletteHTTPException):
+        response = _response(failure, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+    if isinstance(exc, TooManyFailures):
+        response = _response(failure, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, MatcherError) and failure not in UNEXPECTED:
+        response = _response(failure, str(exc))
+        if failure.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _response(failure, failure.description)
 
 
 class BodyLimit:
@@ -157,8 +205,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = _response(
-            413,
-            "payload_too_large",
+            FAILURES[413],
             f"The request body is larger than {self.limit // 1024} KiB; send a shorter text.",
         )
         await response(scope, receive, send)
@@ -166,8 +213,6 @@ class BodyLimit:
 
 def install(app: FastAPI) -> None:
     app.add_middleware(BodyLimit)
-    app.add_exception_handler(TooManyFailures, _too_many)
-    app.add_exception_handler(MatcherError, _matcher_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind in (TooManyFailures, MatcherError, RequestValidationError, StarletteHTTPException):
+        app.add_exception_handler(kind, _answer)
+    app.add_exception_handler(Exception, _answer)

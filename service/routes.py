@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
-from matcher import EntityKind, FundingCall, OrgKind, Recommender, Target, to_record
+from matcher import (
+    ALL_STATUSES,
+    CallRecord,
+    CallStatus,
+    EntityKind,
+    OrgKind,
+    Recommender,
+    Target,
+    to_record,
+)
 from matcher import __version__ as version
 from matcher.settings import MAX_K
 
 from .deps import RecommenderDep, ViewDep
+from .errors import responses
+from .export import EXPORT_COLUMNS, export_rows, write_csv
 from .schemas import (
     CallList,
     CallOut,
-    ErrorOut,
     Health,
     IndexInfo,
     MatchList,
@@ -30,26 +38,11 @@ from .schemas import (
     Version,
 )
 
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorOut, "description": WHY[status]} for status in statuses}
-
-
-WHY = {
-    400: "The body cannot be read: not JSON, or not UTF-8.",
-    401: "No credentials, or a key that is malformed, unknown, revoked or expired.",
-    403: "The caller's role may not do this.",
-    404: "No object with this id that the caller may see.",
-    409: "The object exists already.",
-    413: "The request body is too large.",
-    422: "The request is not valid (parameter or body).",
-    429: "Too many failed sign-ins from this address; see Retry-After.",
-    503: "The indexes or the model are not available.",
-}
-OPEN = _errors(422, 503)
-READ = _errors(401, 403, 422, 429, 503)
-ONE = _errors(401, 403, 404, 422, 429, 503)
-POST = _errors(400, 401, 403, 413, 422, 429, 503)
+# The errors each kind of route documents; their codes and meanings come from errors.FAILURES.
+OPEN = responses(422, 503)
+READ = responses(401, 403, 422, 429, 503)
+ONE = responses(401, 403, 404, 422, 429, 503)
+POST = responses(400, 401, 403, 413, 422, 429, 503)
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many matches to return.")]
 Id = Annotated[str, Path(min_length=1, max_length=128)]
@@ -62,33 +55,44 @@ api = APIRouter(prefix="/api/v1")
 
 @operations.get("/health", responses=OPEN)
 def health(recommender: RecommenderDep) -> Health:
-    """Whether the service is up, with the number of loaded objects of each kind."""
-    return Health(status="ok", counts=recommender.counts())
+    """Whether the service is up, with the number of loaded entities of each kind (projects,
+    organisations, calls; not their documents)."""
+    return Health(status="ok", counts=_entities(recommender))
 
 
 @operations.get("/version", responses=OPEN)
 def get_version(recommender: RecommenderDep) -> Version:
-    """The package version and the manifest of every loaded index."""
-    manifests = recommender.manifests()
+    """The package version and the manifest of every loaded index, with its entities."""
+    entities = _entities(recommender)
     return Version(
         version=version,
         model=recommender.encoder.embedder.name,
         indexes={
             kind: IndexInfo(
-                model=m.model, dim=m.dim, count=m.count, data_hash=m.data_hash, built_at=m.built_at
+                model=m.model,
+                dim=m.dim,
+                count=m.count,
+                entities=entities[kind],
+                data_hash=m.data_hash,
+                built_at=m.built_at,
             )
-            for kind, m in manifests.items()
+            for kind, m in recommender.manifests().items()
         },
     )
+
+
+def _entities(recommender: Recommender) -> dict[str, int]:
+    """Loaded entities by kind; an index holds one vector per document, several per entity."""
+    return {kind.value: len(c.entities) for kind, c in recommender.collections.items()}
 
 
 # ---------------------------------------------------------------------- objects
 
 
-def _call(c: FundingCall, recommender: Recommender) -> CallOut:
-    record = to_record(c)
-    record["status"] = c.status_on(recommender.today()).value
-    return CallOut.model_validate(record)
+def _call(record: CallRecord) -> CallOut:
+    out = to_record(record.call)
+    out["status"] = record.status.value
+    return CallOut.model_validate(out)
 
 
 @api.get("/projects", tags=["projects"], responses=READ)
@@ -123,17 +127,30 @@ def get_organisation(organisation_id: Id, view: ViewDep) -> OrganisationOut:
 def list_calls(view: ViewDep, offset: Offset = 0, limit: Limit = 100) -> CallList:
     """Funding calls, with their status today."""
     total, calls = view.calls(offset, limit)
-    items = [_call(c, view.recommender) for c in calls]
+    items = [_call(c) for c in calls]
     return CallList(total=total, offset=offset, limit=limit, items=items)
 
 
 @api.get("/calls/{call_id}", tags=["calls"], responses=ONE)
 def get_call(call_id: Id, view: ViewDep) -> CallOut:
     """One funding call."""
-    return _call(view.call(call_id), view.recommender)
+    return _call(view.call(call_id))
 
 
 # ---------------------------------------------------------------------- matches
+
+
+StatusFilter = Annotated[
+    list[CallStatus] | None,
+    Query(
+        description="Only calls with these statuses: open, forthcoming (both by default). "
+        "Closed and withdrawn calls are never proposed."
+    ),
+]
+IncludeIneligible = Annotated[
+    bool,
+    Query(description="Also what the hub may not apply to, each with its eligibility verdict."),
+]
 
 
 @api.get("/projects/{project_id}/partners", tags=["matches"], responses=ONE)
@@ -153,10 +170,12 @@ def calls_for_project(
     project_id: Id,
     view: ViewDep,
     k: K = 10,
-    include_forthcoming: Annotated[bool, Query(description="Also calls not yet open.")] = False,
+    status: StatusFilter = None,
+    include_ineligible: IncludeIneligible = False,
 ) -> MatchList:
-    """The open funding calls that fit a project best; closed calls never appear."""
-    matches = view.calls_for(project_id, k, include_forthcoming)
+    """The funding calls that fit a project best: open and forthcoming ones the hub may apply
+    to with it; closed and withdrawn calls never appear."""
+    matches = view.calls_for(project_id, k, status or ALL_STATUSES, include_ineligible)
     return MatchList.of(project_id, "project->calls", matches)
 
 
@@ -168,25 +187,30 @@ def projects_for_organisation(organisation_id: Id, view: ViewDep, k: K = 10) -> 
 
 
 @api.get("/calls/{call_id}/projects", tags=["matches"], responses=ONE)
-def projects_for_call(call_id: Id, view: ViewDep, k: K = 10) -> MatchList:
-    """The hub's projects that fit a funding call, among those the caller may see."""
-    matches = view.projects_for(call_id, k, EntityKind.CALL)
+def projects_for_call(
+    call_id: Id, view: ViewDep, k: K = 10, include_ineligible: IncludeIneligible = False
+) -> MatchList:
+    """The hub's projects that fit a funding call and may apply to it, among those the caller
+    may see. A closed, withdrawn or forthcoming call says so in `notice`."""
+    matches = view.projects_for(call_id, k, EntityKind.CALL, include_ineligible)
     return MatchList.of(call_id, "call->projects", matches)
 
 
 @api.post("/search/partners", tags=["matches"], responses=POST)
 def search_partners(body: Annotated[SearchPartners, Body()], view: ViewDep) -> MatchList:
     """Organisations for a pasted text, such as an abstract not yet in the hub."""
-    matches = view.search(body.text, Target.PARTNERS, body.k, body.kinds)
+    matches = view.search(body.text, Target.PARTNERS, body.k, body.kind, profile=body.profile())
     return MatchList.of(body.text[:200], "text->partners", matches)
 
 
 @api.post("/search/calls", tags=["matches"], responses=POST)
 def search_calls(body: Annotated[SearchCalls, Body()], view: ViewDep) -> MatchList:
-    """Open funding calls for a pasted text."""
+    """Open and forthcoming funding calls for a pasted text; give its `stage` to have the
+    stage rules decided rather than left as conditions."""
     matches = view.search(
-        body.text, Target.CALLS, body.k, include_forthcoming=body.include_forthcoming
-    )
+        body.text, Target.CALLS, body.k, statuses=body.status,
+        include_ineligible=body.include_ineligible, profile=body.profile(),
+    )  # fmt: skip
     return MatchList.of(body.text[:200], "text->calls", matches)
 
 
@@ -207,25 +231,10 @@ def search_projects(body: Annotated[SearchProjects, Body()], view: ViewDep) -> M
     },
 )
 def export_projects(view: ViewDep, k: Annotated[int, Query(ge=1, le=20)] = 5) -> Response:
-    """Every project the caller may see with its k best partners and open calls, as CSV."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    for row in view.export(k):
-        p = row.project
-        writer.writerow(
-            [
-                p["id"], p["title"], p["visibility"], p["modality"], p["stage"],
-                p.get("owner") or "",
-                "; ".join(f"{m.name} ({m.id})" for m in row.partners),
-                "; ".join(f"{m.name} ({m.id})" for m in row.calls),
-            ]
-        )  # fmt: skip
+    """Every project the caller may see with its k best partners and calls, one row per
+    match: score, strength, kind, and for calls the status, days left and eligibility."""
     return Response(
-        buffer.getvalue(),
+        write_csv(EXPORT_COLUMNS, export_rows(view.export(k))),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="projects.csv"'},
     )
-
-
-EXPORT_COLUMNS = ("id", "title", "visibility", "modality", "stage", "owner", "partners", "calls")

@@ -7,7 +7,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher import Match, Modality, OrgKind, Role, Stage, Visibility
+from matcher import (
+    GOOD,
+    STRONG,
+    CallStatus,
+    EntityKind,
+    Match,
+    Modality,
+    Need,
+    OrgKind,
+    Outcome,
+    Profile,
+    Ranking,
+    Reasons,
+    Role,
+    Stage,
+    Strength,
+    Visibility,
+)
 from matcher.settings import MAX_K
 
 MAX_TEXT = 20_000
@@ -20,7 +37,7 @@ class Strict(BaseModel):
 class ErrorDetail(BaseModel):
     status: int
     code: str = Field(examples=["not_found"])
-    message: str = Field(examples=["No project with id 'P-999'. List the stored ids with ..."])
+    message: str = Field(examples=["No project with id 'P-999'."])
     details: list[Any] = []
 
 
@@ -35,23 +52,39 @@ class SentencePair(BaseModel):
 
 
 class DeadlineOut(BaseModel):
-    status: str
-    next_deadline: dt.date | None
+    status: CallStatus = Field(description="The call's status today.")
+    next_deadline: dt.date | None = Field(
+        description="Null for a rolling call, and for a call that can no longer be applied to."
+    )
     label: str
     days_left: int | None
     opening_date: dt.date | None
+    timing: float = Field(
+        description="How far the time left lets the hub apply: 1 with a month or more (or a "
+        "rolling call), falling to 0 a week before the deadline. The score includes it."
+    )
+
+
+class RuleOut(BaseModel):
+    outcome: Outcome
+    text: str
 
 
 class VerdictOut(BaseModel):
-    outcome: str = Field(examples=["eligible"])
-    rule: str
+    outcome: Outcome = Field(examples=["eligible"])
+    rule: str = Field(description="The rules that decide the outcome, in one line.")
+    rules: list[RuleOut] = Field(description="Every rule of the call that applies, worst first.")
 
 
 class ReasonsOut(BaseModel):
-    summary: str
+    summary: str = Field(description="One plain sentence made of the evidence below.")
     score_parts: dict[str, float] = Field(
-        description="The score split by evidence (dense, lexical, facets, profile, programme, "
-        "bias); the parts add up to the score."
+        description="The score shared among the kinds of evidence that raised it (dense, "
+        "lexical, facets, profile, programme): each part is at least 0, and they add up to the "
+        "score."
+    )
+    raw_score: float = Field(
+        description="The ranker's raw score before calibration; comparable within one scorer."
     )
     features: dict[str, float] = Field(description="The feature values the score comes from.")
     sentences: SentencePair | None
@@ -64,79 +97,131 @@ class ReasonsOut(BaseModel):
 class MatchOut(BaseModel):
     id: str
     name: str
-    kind: str
-    category: str
-    score: float
+    entity: EntityKind = Field(description="What the candidate is: organisation, call, project.")
+    kind: OrgKind | None = Field(description="An organisation's kind; null for calls, projects.")
+    country: str | None = Field(description="An organisation's country.")
+    funder: str | None = Field(description="A call's funder.")
+    modality: Modality | None = Field(description="A project's modality.")
+    score: float = Field(
+        ge=0,
+        le=1,
+        description="The estimated probability that the pair is a relevant match (for calls, "
+        "times the timing), calibrated on the benchmarks: comparable across partners, calls and "
+        "projects.",
+    )
+    strength: Strength = Field(
+        description=f"strong: score >= {STRONG}; good: >= {GOOD}; weak: below."
+    )
     rank: int
-    reasons: ReasonsOut
+    reasons: ReasonsOut | None
 
     @classmethod
     def of(cls, match: Match) -> MatchOut:
-        r = match.reasons
-        assert r is not None, "matches served over the API always carry reasons"
-        d = r.deadline
         return cls(
             id=match.id,
             name=match.name,
+            entity=match.entity,
             kind=match.kind,
-            category=match.category,
+            country=match.country,
+            funder=match.funder,
+            modality=match.modality,
             score=match.score,
+            strength=match.strength,
             rank=match.rank,
-            reasons=ReasonsOut(
-                summary=r.summary,
-                score_parts=r.score_parts,
-                features=r.features,
-                sentences=(
-                    SentencePair(
-                        query=r.sentences.query,
-                        candidate=r.sentences.candidate,
-                        similarity=r.sentences.similarity,
-                    )
-                    if r.sentences
-                    else None
-                ),
-                shared_facets=list(r.shared_facets),
-                shared_terms=list(r.shared_terms),
-                deadline=(
-                    DeadlineOut(
-                        status=d.status,
-                        next_deadline=d.next_deadline,
-                        label=d.label,
-                        days_left=d.days_left,
-                        opening_date=d.opening_date,
-                    )
-                    if d
-                    else None
-                ),
-                eligibility=(
-                    VerdictOut(outcome=r.eligibility.outcome.value, rule=r.eligibility.rule)
-                    if r.eligibility
-                    else None
-                ),
-            ),
+            reasons=_reasons(match.reasons) if match.reasons is not None else None,
         )
+
+
+def _reasons(r: Reasons) -> ReasonsOut:
+    d, v, s = r.deadline, r.eligibility, r.sentences
+    return ReasonsOut(
+        summary=r.summary,
+        score_parts=r.score_parts,
+        raw_score=r.raw_score,
+        features=r.features,
+        sentences=SentencePair(query=s.query, candidate=s.candidate, similarity=s.similarity)
+        if s
+        else None,
+        shared_facets=list(r.shared_facets),
+        shared_terms=list(r.shared_terms),
+        deadline=DeadlineOut(
+            status=CallStatus(d.status),
+            next_deadline=d.next_deadline,
+            label=d.label,
+            days_left=d.days_left,
+            opening_date=d.opening_date,
+            timing=d.timing,
+        )
+        if d
+        else None,
+        eligibility=VerdictOut(
+            outcome=v.outcome,
+            rule=v.rule,
+            rules=[RuleOut(outcome=x.outcome, text=x.text) for x in v.rules],
+        )
+        if v
+        else None,
+    )
 
 
 class MatchList(BaseModel):
     query: str = Field(description="The id or the text the matches are for.")
     direction: str = Field(examples=["project->partners"])
+    nothing_fits: bool = Field(
+        description="True when no match is good or strong, or the text cannot be matched (too "
+        "short, gibberish, or a language the model does not read); then every match is weak."
+    )
+    notice: str = Field(
+        description="What to know before reading the matches: why nothing fits, or that the "
+        "call asked about is closed, withdrawn or not open yet. Empty when there is nothing."
+    )
     matches: list[MatchOut]
 
     @classmethod
-    def of(cls, query: str, direction: str, matches: list[Match]) -> MatchList:
-        return cls(query=query, direction=direction, matches=[MatchOut.of(m) for m in matches])
+    def of(cls, query: str, direction: str, ranking: Ranking) -> MatchList:
+        return cls(
+            query=query,
+            direction=direction,
+            nothing_fits=ranking.nothing_fits,
+            notice=ranking.notice,
+            matches=[MatchOut.of(m) for m in ranking],
+        )
 
 
-class SearchPartners(Strict):
+Statuses = Field(
+    default_factory=lambda: [CallStatus.OPEN, CallStatus.FORTHCOMING],
+    max_length=2,
+    description="Only calls with these statuses: open, forthcoming (both by default). Closed "
+    "and withdrawn calls are never proposed.",
+)
+
+
+class TextProfile(Strict):
+    """What a pasted text may say of itself, so that call verdicts can be decided."""
+
+    stage: Stage | None = Field(None, description="The project's stage, if known.")
+    modality: Modality | None = None
+    needs: list[Need] = Field(default_factory=list, max_length=len(Need))
+
+    def profile(self) -> Profile:
+        return Profile(self.stage, self.modality, tuple(self.needs))
+
+
+class SearchPartners(TextProfile):
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="An abstract or a few lines.")
     k: int = Field(10, ge=1, le=MAX_K)
-    kinds: list[OrgKind] = Field(default_factory=list, max_length=len(OrgKind))
+    kind: list[OrgKind] = Field(
+        default_factory=list, max_length=len(OrgKind), description="Only these kinds."
+    )
 
 
-class SearchCalls(Strict):
+class SearchCalls(TextProfile):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     k: int = Field(10, ge=1, le=MAX_K)
-    include_forthcoming: bool = False
+    status: list[CallStatus] = Statuses
+    include_ineligible: bool = Field(
+        False, description="Also calls the hub may not apply to, with their verdict."
+    )
 
 
 class SearchProjects(Strict):
@@ -186,7 +271,7 @@ class CallOut(BaseModel):
     text: str
     opening_date: dt.date | None
     deadlines: list[dict[str, str]]
-    status: str = Field(description="Status today: open, forthcoming or closed.")
+    status: CallStatus = Field(description="Status today: open, forthcoming, closed, withdrawn.")
     budget: dict[str, Any] | None
     eligibility: dict[str, Any]
     url: str | None
@@ -212,13 +297,17 @@ class CallList(Page):
 
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
-    counts: dict[str, int]
+    counts: dict[str, int] = Field(
+        description="Loaded entities (projects, organisations, calls) by kind, not documents.",
+        examples=[{"project": 40, "organisation": 147, "call": 25}],
+    )
 
 
 class IndexInfo(BaseModel):
     model: str
     dim: int
-    count: int
+    count: int = Field(description="Vectors in the index: one per document, several per entity.")
+    entities: int = Field(description="Entities of this kind that the index covers.")
     data_hash: str
     built_at: str
 

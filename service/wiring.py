@@ -28,13 +28,15 @@ def make_encoder(
 
 
 def open_recommender(
-    settings: Settings, store: Store, embedder: Embedder | None = None
+    settings: Settings, store: Store, embedder: Embedder | None = None, *, lazy: bool = False
 ) -> Recommender:
-    """Load the indexes for the store; raises IndexNotBuilt or StaleIndex with what to run."""
+    """Load the indexes for the store; raises IndexNotBuilt or StaleIndex with what to run.
+    `lazy` (one-off commands) builds each kind's in-memory indexes only when a query needs it."""
     return Recommender.open(
         store,
         make_encoder(settings, store, embedder),
         settings.models_dir,
         hub_country=settings.hub_country,
         today=settings.current_date,
+        lazy=lazy,
     )

@@ -20,6 +20,7 @@ from matcher import (
     Settings,
     Store,
     build_indexes,
+    calibration_path,
     create_user,
     issue_key,
     load_directory,
@@ -188,10 +189,14 @@ def write_world(
 
 
 def build_world(root: Path, embedder: SentenceTransformerEmbedder, data: Path) -> Path:
-    """Load `data` into root/matcher.db and build the indexes in root/models."""
+    """Load `data` into root/matcher.db and build the indexes in root/models, beside the
+    product's calibrations (so scores are calibrated as in the service); no trained ranker, so
+    the default scorer ranks."""
     with Store(root / "matcher.db") as store:
         load_directory(store, data)
         build_indexes(store, DocumentEncoder(embedder, store), root / "models")
+    (root / "models" / "ranker").mkdir(parents=True, exist_ok=True)
+    shutil.copy(calibration_path(ROOT / "models"), calibration_path(root / "models"))
     return root
 
 
@@ -420,3 +425,34 @@ def served_routes(app: Any) -> list[tuple[str, str]]:
             found += [(m, r.path) for m in sorted(getattr(r, "methods", None) or ()) if m != "HEAD"]
     assert len(found) > 20, f"route discovery broke: {found}"
     return found
+
+
+# ---------------------------------------------------------------------- the demo world
+DEMO_TODAY = dt.date(2026, 12, 1)
+
+
+@pytest.fixture(scope="session")
+def demo_world(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Path:
+    """data/demo loaded and indexed once, with the product's trained ranker and calibrations,
+    as `make demo` serves it."""
+    root = tmp_path_factory.mktemp("demo")
+    with Store(root / "matcher.db") as store:
+        load_directory(store, ROOT / "data" / "demo")
+        build_indexes(store, DocumentEncoder(embedder, store), root / "models")
+    shutil.copytree(ROOT / "models" / "ranker", root / "models" / "ranker")
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo(demo_world: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Recommender]:
+    """A recommender over the demo, for the hub in Sweden on 2026-12-01 (tests only read it)."""
+    with Store(demo_world / "matcher.db") as store:
+        yield Recommender.open(
+            store,
+            DocumentEncoder(embedder, store),
+            demo_world / "models",
+            hub_country="SE",
+            today=lambda: DEMO_TODAY,
+        )

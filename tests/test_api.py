@@ -29,7 +29,7 @@ def test_health_and_version(client):
         "counts": {"project": 2, "organisation": 3, "call": 4},
     }
     version = client.get("/version").json()
-    assert version["version"] == "0.1.0"
+    assert version["version"] == "0.2.0"
     assert version["indexes"]["organisation"]["count"] == 4  # documents
     assert version["indexes"]["project"]["dim"] == 384
 
@@ -37,11 +37,16 @@ def test_health_and_version(client):
 def test_every_direction_answers_with_reasons(client):
     urls = [
         ("get", "/api/v1/projects/P-1/partners?k=2", None, "O-EYE"),
-        ("get", "/api/v1/projects/P-1/calls?k=2", None, "C-1"),
+        ("get", "/api/v1/projects/P-1/calls?k=2&status=open", None, "C-1"),
         ("get", "/api/v1/organisations/O-CELL/projects?k=2", None, "P-2"),
         ("get", "/api/v1/calls/C-1/projects?k=2", None, "P-1"),
         ("post", "/api/v1/search/partners", {"text": "AAV vector supply", "k": 2}, "O-VEC"),
-        ("post", "/api/v1/search/calls", {"text": "retinal gene therapy"}, "C-1"),
+        (
+            "post",
+            "/api/v1/search/calls",
+            {"text": "retinal gene therapy", "status": ["open"]},
+            "C-1",
+        ),
     ]
     for method, url, body, first in urls:
         response = client.request(method, url, json=body)
@@ -54,10 +59,16 @@ def test_every_direction_answers_with_reasons(client):
 
 
 def test_calls_carry_deadline_and_eligibility(client):
-    match = client.get("/api/v1/projects/P-1/calls?k=1").json()["matches"][0]
+    match = client.get("/api/v1/projects/P-1/calls?k=1&status=open").json()["matches"][0]
     assert match["reasons"]["deadline"]["next_deadline"] == "2027-03-01"
     assert match["reasons"]["deadline"]["days_left"] == 96
     assert match["reasons"]["eligibility"]["outcome"] == "eligible"
+    assert [r["outcome"] for r in match["reasons"]["eligibility"]["rules"]] == ["eligible"] * 2
+    assert 0 < match["score"] <= 1 and match["strength"] in ("strong", "good", "weak")
+    soon = client.get("/api/v1/projects/P-1/calls").json()["matches"]
+    assert {m["reasons"]["deadline"]["status"] for m in soon} == {"open", "forthcoming"}
+    closed = client.get("/api/v1/projects/P-1/calls?status=closed")
+    assert closed.status_code == 422 and "never proposed" in closed.json()["error"]["message"]
 
 
 def test_kind_filter_and_objects(client):

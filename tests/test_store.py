@@ -1,3 +1,4 @@
+import shutil
 import sqlite3
 
 import numpy as np
@@ -73,3 +74,42 @@ def test_vector_cache_round_trip(tmp_path):
         assert list(found) == ["h1"]
         np.testing.assert_array_equal(found["h1"], vector)
         assert store.cached_vectors("other-model", ["h1"]) == {}
+
+
+def test_each_database_has_its_own_lasting_identity(tmp_path):
+    with Store(tmp_path / "a.db") as a, Store(tmp_path / "b.db") as b:
+        first = a.database_id
+        assert len(first) == 32 and first != b.database_id
+    with Store(tmp_path / "a.db") as again:
+        assert again.database_id == first
+    shutil.copy(tmp_path / "a.db", tmp_path / "copy.db")  # a backup is the same database
+    with Store(tmp_path / "copy.db") as copy:
+        assert copy.database_id == first
+
+
+def test_a_database_from_before_identities_gets_one_when_migrated(tmp_path):
+    Store(tmp_path / "m.db").close()
+    db = sqlite3.connect(tmp_path / "m.db")
+    db.execute("DROP TABLE identity")
+    db.execute("PRAGMA user_version = 2")
+    db.close()
+    with Store(tmp_path / "m.db") as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert len(store.database_id) == 32
+
+
+def test_every_id_used_by_another_kind_is_listed_and_nothing_stored(tmp_path):
+    from matcher import InvalidRecords, parse_organisation
+
+    with Store(tmp_path / "m.db") as store:
+        store.upsert([parse_project(make_project(id="X-1")), parse_project(make_project(id="X-2"))])
+        with pytest.raises(InvalidRecords) as caught:
+            store.upsert(
+                [
+                    parse_organisation(make_organisation(id="X-1")),
+                    parse_organisation(make_organisation(id="O-NEW")),
+                    parse_organisation(make_organisation(id="X-2")),
+                ]
+            )
+        assert [p.record for p in caught.value.problems] == ["X-1", "X-2"]
+        assert store.count(EntityKind.ORGANISATION) == 0
