@@ -102,7 +102,7 @@ def prepare(task: Task, workdir: Path, model: str, cache: Path | None) -> TaskRu
 def rank_all(
     run: TaskRun, scorer_for: Callable[[str], LinearScorer] | None
 ) -> dict[str, dict[str, float]]:
-    """Every candidate's score for every judged query, through the product's ranking."""
+    """Every candidate's raw score for every judged query, through the product's ranking."""
     recommender = run.recommender
     n = len(run.candidate_ids())
     out: dict[str, dict[str, float]] = {}
@@ -114,7 +114,10 @@ def rank_all(
             )
         else:
             matches = recommender.calls_for(query, k=n, explain=False)
-        out[query] = {m.id: m.score for m in matches}
+        # The raw score: the calibrated score is a monotone map of it (times a timing of 1 for
+        # the benchmarks' calls, which have no deadlines), and the product orders ties of the
+        # calibrated score by it; a ranker fitted on other folds has no calibration of its own.
+        out[query] = {m.id: m.raw_score for m in matches}
     return out
 
 

@@ -30,13 +30,14 @@ from .errors import StaleIndex
 from .features import FEATURES
 
 CALIBRATION_FORMAT = 1
-STRONG = 0.5
-"""A match at least this likely to be relevant is `strong`: more likely a match than not."""
-GOOD = 0.2
-"""At least this likely is `good`: about one in five such pairs is a match, some twenty times the
-rate among all the pairs of a benchmark query."""
-
-
+STRONG = 0.35
+"""A match at least this likely to be relevant is `strong`. In the benchmarks' top-10 lists,
+pairs predicted this high were matches about four times in ten or more (docs/quality.md)."""
+GOOD = 0.1
+"""At least this likely is `good`: one in ten or better, three to five times the rate among all
+pairs of a benchmark query (3 % for partners, 2 % for calls). Below it a match is `weak`: on
+narrative profiles even the best partner is often near here (on the expert benchmark the top
+partner was the expert 16 % of the time), so weak does not mean wrong, only unproven."""
 MAX_PROBABILITY = 0.99
 
 

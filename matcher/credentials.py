@@ -41,7 +41,7 @@ def split_key(key: str) -> tuple[str, str]:
     if match is None:
         raise NotAuthenticated(
             "The API key is malformed: keys read cgtm_<12 hex>_<43 characters>. "
-            "Ask an admin for a key (`matcher users key USERNAME`)."
+            "Ask an admin for a key."
         )
     return match.group(1), match.group(2)
 

@@ -23,7 +23,8 @@ from .errors import ForeignIndex, IndexNotBuilt, StaleIndex
 FORMAT = 1
 INDEX_FILE = "index.faiss"
 MANIFEST_FILE = "manifest.json"
-REBUILD = "Run `matcher build` to rebuild the indexes."
+REBUILD = "Rebuild the indexes."
+"""The fix, in words that suit an HTTP caller too; the CLI adds the command."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class VectorIndex:
 def read_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST_FILE
     if not path.exists() or not (directory / INDEX_FILE).exists():
-        raise IndexNotBuilt(f"No index in {directory}. Run `matcher build` first.")
+        raise IndexNotBuilt(f"No index in {directory}: build the indexes first.")
     try:
         return Manifest(**json.loads(path.read_text()))
     except (ValueError, TypeError) as error:
@@ -176,8 +177,8 @@ def _foreign(directory: Path, manifest: Manifest, database_id: str, database: st
             f"now, {current}. {REBUILD}"
         )
     return (
-        f"{directory} was built from {built}, not from {current}. Rebuild with `matcher build`, "
-        f"or set MATCHER_DB_PATH={manifest.database} to use the database it was built from."
+        f"{directory} was built from {built}, not from {current}. Rebuild the indexes, or set "
+        f"MATCHER_DB_PATH={manifest.database} to use the database it was built from."
     )
 
 

@@ -93,6 +93,8 @@ _PRETTY = {
     "analytics qc": "analytics and QC",
     "cro services": "CRO services",
     "co funding": "co-funding",
+    "b-cell malignancies": "B-cell malignancies",
+    "type 1 diabetes": "type 1 diabetes",
 }
 
 
@@ -108,7 +110,12 @@ def summarise(reasons: Reasons, strength: str) -> str:
     if reasons.sentences is not None and reasons.sentences.similarity >= 0.3:
         parts.append(f'"{_quote(reasons.sentences.candidate)}"')
     shared = _facet_values(reasons.shared_facets[:4])
-    terms = [t for t in reasons.shared_terms if t.lower() not in {s.lower() for s in shared}]
+    named = [s.lower() for s in shared]
+    terms = [
+        t
+        for t in reasons.shared_terms
+        if not any(t.lower().startswith(n) or n.startswith(t.lower()) for n in named)
+    ]
     if shared:
         parts.append("shares " + _joined(shared))
     if terms:
@@ -124,7 +131,7 @@ def summarise(reasons: Reasons, strength: str) -> str:
             if d.next_deadline is None:
                 parts.append(f"{d.status}, {when}rolling: apply any time")
             else:
-                label = f" ({d.label})" if d.label else ""
+                label = f" [{d.label}]" if d.label else ""
                 parts.append(
                     f"{d.status}, {when}deadline {d.next_deadline.isoformat()}{label}, "
                     f"{d.days_left} days left"

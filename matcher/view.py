@@ -50,7 +50,7 @@ class Gate:
     @property
     def recommender(self) -> Recommender:
         if self._recommender is None:
-            raise IndexNotBuilt("No indexes are loaded here. Run `matcher build` first.")
+            raise IndexNotBuilt("No indexes are loaded here: build the indexes first.")
         return self._recommender
 
     @recommender.setter
@@ -294,8 +294,8 @@ class View:
     def _indexed(self, entity: Entity) -> None:
         if self.recommender.known(entity.id) is None:
             raise StaleIndex(
-                f"{entity.id!r} is stored but not indexed yet. Run `matcher build` (or POST "
-                "/api/v1/admin/reindex); a running server picks the new indexes up by itself."
+                f"{entity.id!r} is stored but not indexed yet: an admin rebuilds the indexes (POST "
+                "/api/v1/admin/reindex), and a running server picks new indexes up by itself."
             )
 
     def _visible(self, kind: EntityKind) -> frozenset[str]:

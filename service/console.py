@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 
 import click
 
-from matcher import MatcherError, NotFound, Settings
+from matcher import (
+    IndexNotBuilt,
+    MatcherError,
+    NotAuthenticated,
+    NotFound,
+    Settings,
+    StaleIndex,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,4 +57,8 @@ def _advice(error: MatcherError) -> str:
     problem only, since they also reach HTTP callers."""
     if isinstance(error, NotFound):
         return f" List the stored ids with `{LISTS.get(error.kind, 'matcher list')}`."
+    if isinstance(error, IndexNotBuilt | StaleIndex):
+        return " Run `matcher build`."
+    if isinstance(error, NotAuthenticated):
+        return " An admin issues keys with `matcher users key USERNAME`."
     return ""

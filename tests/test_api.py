@@ -146,5 +146,5 @@ def test_a_missing_index_stops_the_start_with_the_fix(settings, embedder, tmp_pa
     from matcher import IndexNotBuilt
 
     app = create_app(replace(settings, models_dir=tmp_path / "empty"), embedder)
-    with pytest.raises(IndexNotBuilt, match="matcher build"), TestClient(app):
+    with pytest.raises(IndexNotBuilt, match="build the indexes"), TestClient(app):
         pass

@@ -109,9 +109,15 @@ def test_the_service_uses_calibrated_scorers_on_the_demo(demo):
 
 @pytest.mark.parametrize(
     "text",
-    ["asdf qwer zxcv", "genterapi cancer", "Vi utvecklar genterapi för barn med svåra sjukdomar"],
+    [
+        "asdf qwer zxcv",
+        "genterapi cancer",
+        "Vi utvecklar genterapi för barn med svåra sjukdomar",
+        "The football club signed two new players and the coach expects a strong season.",
+        "Our furniture company reports quarterly sales growth in the Nordic market.",
+    ],
 )
-def test_nothing_fits_gibberish_or_a_language_the_model_does_not_read(demo, text):
+def test_nothing_fits_gibberish_off_topic_or_a_language_the_model_does_not_read(demo, text):
     for to in (Target.PARTNERS, Target.CALLS):
         ranking = demo.search(text, to, k=5)
         assert ranking.nothing_fits and ranking.notice.startswith("Nothing fits")

@@ -55,7 +55,7 @@ def test_load_refuses_a_stale_index_with_the_fix(saved, kwargs, reason):
     with pytest.raises(StaleIndex) as caught:
         VectorIndex.load(saved, **kwargs, **DB)
     assert reason in str(caught.value)
-    assert "matcher build" in str(caught.value)
+    assert "Rebuild the indexes" in str(caught.value)
 
 
 def test_an_index_that_does_not_match_its_manifest_is_refused(saved):
@@ -69,7 +69,7 @@ def test_an_index_that_does_not_match_its_manifest_is_refused(saved):
 
 
 def test_missing_index_says_to_build(tmp_path):
-    with pytest.raises(IndexNotBuilt, match="matcher build"):
+    with pytest.raises(IndexNotBuilt, match="build the indexes first"):
         VectorIndex.load(tmp_path, kind="call", model="m", data_hash="h", **DB)
 
 
@@ -86,7 +86,7 @@ def test_an_index_of_another_database_is_refused_naming_both(saved):
     message = str(caught.value)
     assert f"{saved} was built from var/demo.db (database 3f2a3f2a)" in message
     assert "not from var/matcher.db (database 9c1b9c1b)" in message
-    assert "matcher build" in message and "MATCHER_DB_PATH=var/demo.db" in message
+    assert "Rebuild the indexes" in message and "MATCHER_DB_PATH=var/demo.db" in message
     assert "stale" not in message
 
 
@@ -113,4 +113,4 @@ def test_a_manifest_that_records_no_database_is_stale(saved):
     assert not isinstance(caught.value, ForeignIndex)
     assert f"The index in {saved} is stale" in str(caught.value)
     assert "does not record the database" in str(caught.value)
-    assert "matcher build" in str(caught.value)
+    assert "Rebuild the indexes" in str(caught.value)

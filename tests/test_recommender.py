@@ -113,7 +113,7 @@ def test_bad_queries(recommender):
 
 def test_an_edit_after_the_build_makes_the_index_stale(store, settings, embedder):
     store.upsert([parse_project(make_project(abstract="Entirely new text about NK cells."))])
-    with pytest.raises(StaleIndex, match="matcher build"):
+    with pytest.raises(StaleIndex, match="Rebuild the indexes"):
         Recommender.open(store, DocumentEncoder(embedder, store), settings.models_dir)
 
 
