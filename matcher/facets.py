@@ -163,8 +163,21 @@ def facets_of(entity: Project | Organisation | FundingCall) -> set[Facet]:
     return facet_source(entity).from_documents([d.text for d in entity.documents()])
 
 
-def text_facets(text: str) -> set[Facet]:
-    return _from_text(text, ("modality", "indication", "capability"))
+def text_facets(
+    text: str,
+    modality: Modality | None = None,
+    stage: Stage | None = None,
+    needs: tuple[Need, ...] = (),
+) -> set[Facet]:
+    """A pasted text's facets: what its words name, and what the caller says of it."""
+    facets = _from_text(text, ("modality", "indication", "capability"))
+    if modality is not None:
+        facets.add(Facet("modality", modality.value))
+    if stage is not None:
+        facets.add(Facet("stage", stage.value))
+    for need in needs:
+        facets |= {Facet("capability", c) for c in _NEED_TO_CAPABILITIES[need]}
+    return facets
 
 
 def shared(a: set[Facet], b: set[Facet]) -> list[Facet]:

@@ -102,7 +102,7 @@ def _joined(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def summarise(reasons: Reasons, strength: str) -> str:
+def summarise(reasons: Reasons) -> str:
     """One plain sentence a business developer can read aloud, made only of the evidence: the
     candidate's own sentence closest to the query, the shared facets and terms, and for a call
     its status, time left and eligibility."""
@@ -143,6 +143,4 @@ def summarise(reasons: Reasons, strength: str) -> str:
         else:
             parts.append(f"{v.outcome.value}: {v.rule}")
     text = "; ".join(parts) if parts else "similar texts, no shared facet or term"
-    lead = "Weak fit: " if strength == "weak" else ""
-    body = text[:1].upper() + text[1:] if not lead else text
-    return lead + body + "."
+    return text[:1].upper() + text[1:] + "."

@@ -49,7 +49,7 @@ from .domain import (
 from .eligibility import Verdict, assess
 from .embedding import DocumentEncoder, Matrix
 from .errors import IndexNotBuilt, InvalidQuery, NotFound
-from .facets import Facet, shared, text_facets
+from .facets import shared, text_facets
 from .features import FEATURES
 from .index import Manifest, VectorIndex
 from .lexical import tokens
@@ -285,9 +285,7 @@ class Recommender:
         `allowed` restricts the candidates to these ids."""
         if not text.strip():
             raise InvalidQuery("The text to search for is empty. Paste an abstract or a few lines.")
-        facets = text_facets(text)
-        if profile.modality is not None:
-            facets.add(Facet("modality", profile.modality.value))
+        facets = text_facets(text, profile.modality, profile.stage, profile.needs)
         query = Query(text, self.encoder.encode([text]), facets, [])
         if explain:
             query.passages = self.encoder.sentences(text)
@@ -440,7 +438,7 @@ class Recommender:
         matches = []
         for rank, i in enumerate(top, start=1):
             candidate = target.entities[int(i)]
-            value = round(float(score[i]), 6)
+            value = round(float(score[i]), 3)  # what people read; the strength agrees with it
             strength = strength_of(value)
             reasons = (
                 self._reasons(
@@ -511,7 +509,7 @@ class Recommender:
             deadline=deadline,
             eligibility=verdict,
         )
-        return replace(reasons, summary=summarise(reasons, strength.value))
+        return replace(reasons, summary=summarise(reasons))
 
     def _sentences(self, collection: Loaded, position: int) -> list[str]:
         return [

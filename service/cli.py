@@ -19,6 +19,7 @@ from matcher import (
     Gate,
     Match,
     Modality,
+    Need,
     OrgKind,
     Profile,
     Ranking,
@@ -95,7 +96,7 @@ def _print_matches(ranking: Ranking, as_json: bool, query: str, direction: str) 
         click.echo("No matches.")
         return
     for m in ranking:
-        click.echo(f"{m.rank:>3}. {m.score:5.2f} {m.strength.value:<6}  {m.id}  {m.name}  "
+        click.echo(f"{m.rank:>3}. {m.score:.3f} {m.strength.value:<6}  {m.id}  {m.name}  "
                    f"[{_label(m)}]")  # fmt: skip
         if m.reasons is None:
             continue
@@ -294,6 +295,13 @@ def reverse(
     help="The text's project stage, so that calls' stage rules are decided.",
 )
 @click.option("--modality", type=click.Choice([m.value for m in Modality]))
+@click.option(
+    "--need",
+    "needs",
+    multiple=True,
+    type=click.Choice([n.value for n in Need]),
+    help="What the text's project needs (repeatable): matched against capabilities.",
+)
 @STATUS
 @INELIGIBLE
 @click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON, as the API.")
@@ -306,6 +314,7 @@ def search(
     kinds: tuple[str, ...],
     stage: str | None,
     modality: str | None,
+    needs: tuple[str, ...],
     statuses: tuple[str, ...],
     include_ineligible: bool,
     as_json: bool,
@@ -314,7 +323,11 @@ def search(
     """Partners, calls (open and forthcoming) or projects for a free TEXT such as a pasted
     abstract."""
     settings = _settings()
-    profile = Profile(Stage(stage) if stage else None, Modality(modality) if modality else None)
+    profile = Profile(
+        Stage(stage) if stage else None,
+        Modality(modality) if modality else None,
+        tuple(Need(n) for n in needs),
+    )
     with open_store(settings) as store:
         view = _view(store, settings, key, open_recommender(settings, store, lazy=True))
         matches = view.search(

@@ -299,7 +299,7 @@ def test_cell(run, key, row, role, obj):
 
 def _project_ids(content_type: str, body: str) -> set[str]:
     if content_type.startswith("text/csv"):
-        return {row["id"] for row in csv.DictReader(io.StringIO(body))}
+        return {row["project_id"] for row in csv.DictReader(io.StringIO(body))}
     data = json.loads(body)
     if "matches" in data:
         return {m["id"] for m in data["matches"] if m["entity"] == "project"}
