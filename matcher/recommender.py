@@ -46,7 +46,7 @@ from .domain import (
     Stage,
     kind_of,
 )
-from .eligibility import Verdict, assess
+from .eligibility import Outcome, Verdict, assess
 from .embedding import DocumentEncoder, Matrix
 from .errors import IndexNotBuilt, InvalidQuery, NotFound
 from .facets import shared, text_facets
@@ -261,6 +261,11 @@ class Recommender:
             if not include_ineligible:
                 mask = _both(mask, self._projects_that_may_apply(call))
             notice = call_notice(call, self.today())
+            barred = assess(call, None, self.hub_country)
+            if barred.outcome is Outcome.INELIGIBLE:
+                where = "" if include_ineligible else " No project is listed."
+                barring = f"The hub may not apply to {call.id}: {barred.rule}.{where}"
+                notice = f"{notice} {barring}".strip()
         ranking = self._top(
             query, projects, features, k, mask, explain,
             scorer=self.scorer(source_kind), reverse_of=(source, position),

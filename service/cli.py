@@ -269,7 +269,9 @@ def reverse(
         matches = view.projects_for(
             org_or_call_id, k or settings.top_k, include_ineligible=include_ineligible
         )
-    _print_matches(matches, as_json, org_or_call_id, "reverse->projects")
+        kind = view.recommender.known(org_or_call_id)
+    source = kind.value if kind is not None else "reverse"
+    _print_matches(matches, as_json, org_or_call_id, f"{source}->projects")
 
 
 @main.command()

@@ -106,6 +106,13 @@ def test_ineligible_calls_are_hidden_unless_asked_for(demo):
     assert GERMANY_ONLY not in {m.id for m in demo.calls_for("P-001", k=100)}
 
 
+def test_a_call_the_hub_may_not_apply_to_says_so_first(demo):
+    ranking = demo.projects_for(GERMANY_ONLY, k=3)
+    assert "The hub may not apply to C-020: applicants must be based in DE" in ranking.notice
+    assert not ranking.matches
+    assert demo.projects_for(GERMANY_ONLY, k=3, include_ineligible=True).matches
+
+
 def test_projects_that_may_not_apply_are_left_out_of_a_calls_ranking(demo):
     call = demo.get("C-025", EntityKind.CALL)  # Nordic call, preclinical to phase 2+
     fitting = demo.projects_for(call.id, k=100)
