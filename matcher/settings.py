@@ -35,6 +35,11 @@ class Settings:
     port: int = 8000
     auth_failures: int = 10
     """Failed sign-ins per client address and minute before it is refused for a while."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto headers are
+    believed (comma-separated); none by default, so a client cannot choose its own address."""
+    expensive_per_minute: int = 30
+    """Expensive requests (a pasted text, an export) per API key or session and minute."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -52,6 +57,10 @@ class Settings:
     def validate(self) -> None:
         if not 1 <= self.top_k <= MAX_K:
             raise ConfigError(f"MATCHER_TOP_K={self.top_k} must lie between 1 and {MAX_K}")
+        if self.expensive_per_minute < 1:
+            raise ConfigError(
+                f"MATCHER_EXPENSIVE_PER_MINUTE={self.expensive_per_minute} must be at least 1"
+            )
         if self.auth_failures < 1:
             raise ConfigError(f"MATCHER_AUTH_FAILURES={self.auth_failures} must be at least 1")
         if self.batch_size < 1:
@@ -81,6 +90,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "host": str,
     "port": int,
     "auth_failures": int,
+    "trusted_proxies": lambda raw: tuple(p.strip() for p in raw.split(",") if p.strip()),
+    "expensive_per_minute": int,
 }
 
 
