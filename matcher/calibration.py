@@ -15,8 +15,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .atomic import write_atomically
 from .errors import StaleIndex
 from .features import FEATURES
 
@@ -167,13 +166,7 @@ def save_calibrations(calibrations: Sequence[Calibration], path: Path) -> None:
         "saved_at": dt.datetime.now(dt.UTC).isoformat(),
         "calibrations": [dataclasses.asdict(c) for c in calibrations],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(payload, indent=2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())
 
 
 def load_calibrations(path: Path) -> list[Calibration]:

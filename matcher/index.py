@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .atomic import write_atomically
 from .errors import ForeignIndex, IndexNotBuilt, StaleIndex
 
 FORMAT = 1
@@ -113,8 +113,8 @@ class VectorIndex:
                 "index_sha256": hashlib.sha256(blob).hexdigest(),
             }
         )
-        _atomic_write(directory / INDEX_FILE, blob)
-        _atomic_write(
+        write_atomically(directory / INDEX_FILE, blob)
+        write_atomically(
             directory / MANIFEST_FILE, (json.dumps(asdict(manifest), indent=2) + "\n").encode()
         )
         return manifest
@@ -197,22 +197,3 @@ def new_manifest(
         kind=kind, model=model, dim=0, count=0, data_hash=data_hash, built_at=built_at,
         sentences=sentences, database_id=database_id, database=database,
     )  # fmt: skip
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

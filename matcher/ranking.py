@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .atomic import write_atomically
 from .errors import StaleIndex
 from .features import FAMILIES, FEATURES
 
@@ -213,13 +212,7 @@ def save_scorer(scorer: LinearScorer, path: Path) -> None:
         "bias": scorer.bias,
         "manifest": {"saved_at": dt.datetime.now(dt.UTC).isoformat(), **scorer.manifest},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(payload, indent=2) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())
 
 
 def load_scorer(path: Path, model: str) -> LinearScorer | None:
