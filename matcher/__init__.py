@@ -46,7 +46,7 @@ from .domain import (
 )
 from .eligibility import Outcome, Rule, Verdict, assess
 from .embedding import DocumentEncoder, Embedder, SentenceTransformerEmbedder, resolve_model
-from .erasure import erase, erased_ids, ledger_path, read_ledger, replay
+from .erasure import erase, erased_ids, erasure_ledger, ledger_path, read_ledger, replay
 from .errors import (
     ConfigError,
     Conflict,
@@ -180,6 +180,7 @@ __all__ = [
     "deadline_info",
     "erase",
     "erased_ids",
+    "erasure_ledger",
     "index_dir",
     "is_informative",
     "is_number",

@@ -18,7 +18,7 @@ from .credentials import (
 )
 from .domain import EntityKind
 from .errors import InvalidQuery, NotAuthenticated
-from .store import Store
+from .store import ERASED_USER, Store
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 SESSION_HOURS = 12
@@ -36,11 +36,17 @@ def create_user(
     password: str | None = None,
 ) -> User:
     """Add a user. A guest names the organisation whose record they may read; nobody else does.
+    A username once erased may be given again: the new account starts with nothing (store.py).
     Raises InvalidQuery, NotFound (organisation) or Conflict (username taken)."""
     if not USERNAME.match(username):
         raise InvalidQuery(
             f"Username {username!r} is not valid: 2-64 characters, lower-case letters, digits "
             "and . _ @ -, starting with a letter or digit."
+        )
+    if username.startswith(ERASED_USER):
+        raise InvalidQuery(
+            f"Username {username!r} is reserved: the audit log names erased users "
+            f"{ERASED_USER}N. Choose another name."
         )
     _check_organisation(store, role, organisation)
     hashed = hash_password(password) if password else None

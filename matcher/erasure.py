@@ -69,10 +69,18 @@ def replay(store: Store, encoder: DocumentEncoder, models_dir: Path, ledger: Pat
             hashes = _vector_hashes(store, encoder, line.kind, line.id)
         except NotFound:
             continue
+        if line.kind == "user" and store.user(line.id).created_at > _time(line.at):
+            continue  # a later account of the same name, which the erasure did not concern
         applied.append(store.erase(line.kind, line.id, line.by, hashes))
     if any(e.kind != "user" for e in applied):
         build_indexes(store, encoder, models_dir)
     return applied
+
+
+def erasure_ledger(store: Store) -> list[Erasure]:
+    """The database's erasure ledger, oldest first: what was erased, when and by whom (the
+    entry's number is the one an erased user's audit entries carry), never what it held."""
+    return store.erasures()
 
 
 def read_ledger(ledger: Path) -> list[LedgerLine]:
@@ -109,8 +117,14 @@ def _vector_hashes(store: Store, encoder: DocumentEncoder, kind: str, id: str) -
     return [content_hash(unit) for unit in encoder.units(texts, sentences=True)]
 
 
+def _time(at: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+
 def _append(ledger: Path, kind: str, id: str, by: str) -> None:
-    at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # To the microsecond, so that an account created in the same second is not taken for the
+    # one erased (replay).
+    at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     line = json.dumps({"at": at, "by": by, "kind": kind, "id": id}, sort_keys=True) + "\n"
     ledger.parent.mkdir(parents=True, exist_ok=True)
     with open(ledger, "a", encoding="utf-8") as handle:

@@ -115,7 +115,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE identity (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL);
     INSERT INTO identity (one, id) VALUES (1, lower(hex(randomblob(16))))
     """,
+    # 4: a membership belongs to the account that held the username when it was written: the
+    # erasure of a user ends theirs (ended_by names the ledger entry), and a later account of
+    # the same name starts with nothing. Users erased before this version end theirs now.
+    """
+    ALTER TABLE members ADD COLUMN ended_by INTEGER REFERENCES erasures (id);
+    UPDATE members SET ended_by = (SELECT max(x.id) FROM erasures x
+        WHERE x.kind = 'user' AND x.object_id = members.user)
+        WHERE user IN (SELECT object_id FROM erasures WHERE kind = 'user')
+    """,
 )
+
+ERASED_USER = "erased-user-"
+"""What an erased user's audit entries name instead of them, followed by the ledger entry."""
 
 MAX_CONFLICTS = 50
 """The most id conflicts one upsert lists; the rest are counted."""
@@ -310,17 +322,22 @@ class Store:
     def get(self, id: str, kind: EntityKind | None = None, scope: Scope | None = None) -> Entity:
         """The stored entity with this id (of this kind, when given) that the scope may read.
         An entity outside the scope is not found, exactly like a missing one. Raises NotFound."""
+        # One query, whether the id is missing, of another kind or outside the scope: the
+        # store does the same work in each case, so no timing tells them apart.
+        kinds = list(EntityKind) if kind is None else [kind]
+        conditions, params = [], []
+        for each in kinds:
+            where, values = _scope_sql(each, scope)
+            conditions.append(f"(e.kind = ? AND {where})")
+            params += [each.value, *values]
         with self._lock:
-            row = self._db.execute("SELECT kind FROM entities WHERE id = ?", (id,)).fetchone()
-            found = None
-            if row is not None and (kind is None or row[0] == kind.value):
-                where, params = _scope_sql(EntityKind(row[0]), scope)
-                found = self._db.execute(
-                    f"SELECT record FROM entities e WHERE id = ? AND {where}", (id, *params)
-                ).fetchone()
-        if row is None or found is None:
+            row = self._db.execute(
+                f"SELECT kind, record FROM entities e WHERE id = ? AND ({' OR '.join(conditions)})",
+                (id, *params),
+            ).fetchone()
+        if row is None:
             raise NotFound(kind.value if kind else "entity", id)
-        return _PARSERS[EntityKind(row[0])](json.loads(found[0]))
+        return _PARSERS[EntityKind(row[0])](json.loads(row[1]))
 
     def entities(
         self,
@@ -426,9 +443,11 @@ class Store:
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
                 raise Conflict(f"A user named {username!r} exists already.")
+            # To the millisecond: `matcher erase --replay` tells a later account of the same
+            # name from the one a ledger entry erased by this time (erasure.py).
             db.execute(
-                "INSERT INTO users (username, role, organisation, display_name, password_hash)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO users (username, role, organisation, display_name, password_hash,"
+                " created_at) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
                 (username, role.value, organisation, display_name, password_hash),
             )
         return self.user(username)
@@ -606,8 +625,16 @@ class Store:
             if kind == "user":
                 db.execute("DELETE FROM users WHERE username = ?", (id,))
                 db.execute(
-                    "UPDATE audit SET actor = ? WHERE actor = ?", (f"erased-user-{number}", id)
+                    "UPDATE audit SET actor = ? WHERE actor = ?", (f"{ERASED_USER}{number}", id)
                 )
+                # Their memberships end with the account; the rows stay (ended) while a project
+                # still names the username, so that rewriting it gives nothing back.
+                ended = db.execute(
+                    "UPDATE members SET ended_by = ? WHERE user = ? AND ended_by IS NULL",
+                    (number, id),
+                ).rowcount
+                if ended:
+                    _bump(db)  # what each scope lets through has changed: caches start again
             else:
                 db.execute("DELETE FROM entities WHERE id = ?", (id,))
                 db.executemany(
@@ -660,12 +687,19 @@ def _bump(db: sqlite3.Connection) -> None:
 
 
 def _set_members(db: sqlite3.Connection, rowid: int, entity: Entity) -> None:
-    db.execute("DELETE FROM members WHERE entity_rowid = ?", (rowid,))
-    if isinstance(entity, Project):
-        db.executemany(
-            "INSERT OR IGNORE INTO members (entity_rowid, user) VALUES (?, ?)",
-            [(rowid, user) for user in (entity.owner, *entity.team)],
-        )
+    """Make the project's members its owner and team. A membership the project keeps stays as
+    it is, ended included: an ended one is never renewed by rewriting the project (an old data
+    file loaded again), only by taking the username off the project and putting it back."""
+    named = {entity.owner, *entity.team} if isinstance(entity, Project) else set()
+    stored = {r[0] for r in db.execute("SELECT user FROM members WHERE entity_rowid = ?", (rowid,))}
+    db.executemany(
+        "DELETE FROM members WHERE entity_rowid = ? AND user = ?",
+        [(rowid, user) for user in sorted(stored - named)],
+    )
+    db.executemany(
+        "INSERT INTO members (entity_rowid, user) VALUES (?, ?)",
+        [(rowid, user) for user in sorted(named - stored)],
+    )
 
 
 def _scope_sql(kind: EntityKind, scope: Scope | None) -> tuple[str, list[Any]]:
@@ -679,7 +713,7 @@ def _scope_sql(kind: EntityKind, scope: Scope | None) -> tuple[str, list[Any]]:
         if scope.member is not None:
             where = (
                 f"({where} OR EXISTS (SELECT 1 FROM members m"
-                " WHERE m.entity_rowid = e.rowid AND m.user = ?))"
+                " WHERE m.entity_rowid = e.rowid AND m.user = ? AND m.ended_by IS NULL))"
             )
             params.append(scope.member)
         return where, params

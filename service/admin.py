@@ -13,6 +13,7 @@ from matcher import (
     Recommender,
     build_indexes,
     create_user,
+    erasure_ledger,
     issue_key,
     login,
     logout,
@@ -26,6 +27,7 @@ from .errors import responses
 from .routes import ONE, POST, READ
 from .schemas import (
     AuditOut,
+    ErasureOut,
     KeyIn,
     KeyOut,
     LoginIn,
@@ -175,3 +177,9 @@ def reindex(_: AdminDep, gate: GateDep, settings: SettingsDep) -> ReindexOut:
         embedded=sum(r.embedded for r in reports),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+@admin.get("/erasures", responses=READ)
+def erasures(_: AdminDep, gate: GateDep) -> list[ErasureOut]:
+    """The erasure ledger, oldest first: what was erased, when and by whom (admins only)."""
+    return [ErasureOut.model_validate(e) for e in erasure_ledger(gate.store)]

@@ -1,4 +1,5 @@
-"""The `matcher users`, `matcher erase` and `matcher audit` commands (registered by cli.py)."""
+"""The `matcher users`, `matcher erase`, `matcher erasures` and `matcher audit` commands
+(registered by cli.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from matcher import (
     Role,
     create_user,
     erase,
+    erasure_ledger,
     issue_key,
     ledger_path,
     replay,
@@ -164,6 +166,18 @@ def erase_command(
     click.echo(f"Erased {kind} {object_id} (ledger entry {erasure.id}, {ledger}).")
 
 
+@click.command("erasures")
+@_friendly
+def erasures_command() -> None:
+    """List the erasure ledger, oldest first: entry, when, by whom, what (kind and id)."""
+    with open_store(_settings()) as store:
+        entries = erasure_ledger(store)
+    if not entries:
+        click.echo("No erasures in this database.")
+    for e in entries:
+        click.echo(f"{e.id}\t{e.at:%Y-%m-%dT%H:%M:%SZ}\t{e.by}\t{e.kind}\t{e.object_id}")
+
+
 @click.command("audit")
 @click.option("--project", default=None, help="Only this project.")
 @click.option("--actor", default=None, help="Only this user.")
@@ -185,4 +199,5 @@ def _ask_password() -> str:
 def register(main: click.Group) -> None:
     main.add_command(users)
     main.add_command(erase_command)
+    main.add_command(erasures_command)
     main.add_command(audit_command)

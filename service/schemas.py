@@ -402,3 +402,15 @@ class ReindexOut(BaseModel):
     kinds: dict[str, int] = Field(description="Documents indexed per kind.")
     embedded: int
     seconds: float
+
+
+class ErasureOut(BaseModel):
+    """One entry of the erasure ledger: what was erased, when and by whom; never its content."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="The entry's number; an erased user's audit entries name it.")
+    at: dt.datetime
+    by: str
+    kind: str = Field(examples=["project"], description="project, organisation or user")
+    object_id: str

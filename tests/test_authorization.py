@@ -190,6 +190,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         "DELETE", revoke, roles(200, 403, 403, 403)
     ),
     ("GET", "/api/v1/audit"): Row("GET", get("/api/v1/audit"), roles(200, 403, 403, 403)),
+    ("GET", "/api/v1/erasures"): Row("GET", get("/api/v1/erasures"), roles(200, 403, 403, 403)),
     ("POST", "/api/v1/admin/reindex"): Row(
         "POST", post("/api/v1/admin/reindex", {}), roles(200, 403, 403, 403)
     ),

@@ -229,3 +229,28 @@ def test_loaded_indexes_stay_out_of_full_collections_and_reloads_free_them(
         # Frozen before the reload, the old indexes are still freed (no reference is left).
         assert old() is None
     gc.unfreeze()
+
+
+def test_the_ledger_is_listed_by_command_and_admin_route(env, embedder):
+    assert "No erasures" in cli("erasures")
+    headers = add_principals(env.db_path)
+    cli("erase", "project", ERASED, "--by", "dpo", "--yes")
+    cli("erase", "user", "u.res", "--by", "dpo", "--yes")
+    listed = cli("erasures").splitlines()
+    assert [line.split("\t")[0:1] + line.split("\t")[2:] for line in listed] == [
+        ["1", "dpo", "project", ERASED],
+        ["2", "dpo", "user", "u.res"],
+    ]
+    with TestClient(create_app(env, embedder)) as client:
+        response = client.get("/api/v1/erasures", headers=headers["admin"])
+        assert response.status_code == 200, response.text
+        entries = response.json()
+        assert [set(e) for e in entries] == [{"id", "at", "by", "kind", "object_id"}] * 2
+        assert [(e["by"], e["kind"], e["object_id"]) for e in entries] == [
+            ("dpo", "project", ERASED),
+            ("dpo", "user", "u.res"),
+        ]
+        assert CANARY_OTHER not in response.text and "glioblastoma" not in response.text
+        for role in ("bizdev", "guest"):
+            assert client.get("/api/v1/erasures", headers=headers[role]).status_code == 403
+        assert client.get("/api/v1/erasures").status_code == 401

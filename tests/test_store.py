@@ -88,10 +88,8 @@ def test_each_database_has_its_own_lasting_identity(tmp_path):
 
 
 def test_a_database_from_before_identities_gets_one_when_migrated(tmp_path):
-    Store(tmp_path / "m.db").close()
     db = sqlite3.connect(tmp_path / "m.db")
-    db.execute("DROP TABLE identity")
-    db.execute("PRAGMA user_version = 2")
+    db.executescript(";\n".join(MIGRATIONS[:2]) + ";\nPRAGMA user_version = 2;")
     db.close()
     with Store(tmp_path / "m.db") as store:
         assert store.schema_version == len(MIGRATIONS)
