@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -172,18 +173,61 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+class RecentVectors:
+    """A bounded in-memory VectorCache: the `size` vectors used last, by model and content hash.
+
+    For texts that are not stored (a pasted query): they must never reach the store, where they
+    would grow it without limit and could put an erased project's vectors back."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[tuple[str, str], Matrix] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def cached_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, Matrix]:
+        found: dict[str, Matrix] = {}
+        with self._lock:
+            for h in hashes:
+                vector = self._vectors.get((model, h))
+                if vector is not None:
+                    self._vectors.move_to_end((model, h))
+                    found[h] = vector
+        return found
+
+    def cache_vectors(self, model: str, vectors: dict[str, Matrix]) -> None:
+        with self._lock:
+            for h, vector in vectors.items():
+                self._vectors[(model, h)] = vector
+                self._vectors.move_to_end((model, h))
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+
+
+RECENT = 4096
+"""How many vectors of texts that are not stored an encoder keeps in memory (about 6 MB at 384
+dimensions)."""
+
+
 class DocumentEncoder:
     """Document vectors, and the sentence vectors that reasons are built from.
 
     A text that fits the model's window is embedded whole; a longer one in windows of whole
     sentences, so nothing is truncated, and its vector is the lead-weighted mean of theirs.
-    Chunks and sentences are embedded once and cached by content hash, so rebuilding after an edit
-    embeds only what changed.
+    Chunks and sentences of stored documents are embedded once and cached by content hash in
+    `cache` (the store), so rebuilding after an edit embeds only what changed. Texts that are not
+    stored (`persist=False`: a pasted query) never touch `cache`: the last `recent` of their
+    vectors are kept in memory only.
     """
 
-    def __init__(self, embedder: Embedder, cache: VectorCache | None = None) -> None:
+    def __init__(
+        self, embedder: Embedder, cache: VectorCache | None = None, *, recent: int = RECENT
+    ) -> None:
         self.embedder = embedder
         self.cache = cache
+        self.recent = RecentVectors(recent)
 
     def chunks(self, text: str) -> list[str]:
         """Sentences packed into the model's window, measured in the model's own tokens."""
@@ -193,27 +237,37 @@ class DocumentEncoder:
     def sentences(self, text: str) -> list[str]:
         return passages(text, self.embedder.max_words) or [text.strip() or "(empty)"]
 
-    def vectors(self, texts: Sequence[str], progress: Progress | None = None) -> Matrix:
-        """Vectors for short texts, from the cache where possible; the rest embedded and cached."""
+    def vectors(
+        self, texts: Sequence[str], progress: Progress | None = None, *, persist: bool = True
+    ) -> Matrix:
+        """Vectors for short texts, from the cache where possible; the rest embedded and cached
+        (in memory only, without `persist`)."""
         hashes = [content_hash(t) for t in texts]
-        known, _ = self._fill(texts, hashes, progress, batch=256)
+        known, _ = self._fill(texts, hashes, progress, batch=256, persist=persist)
         if not hashes:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
 
     def _fill(
-        self, texts: Sequence[str], hashes: list[str], progress: Progress | None, batch: int
+        self,
+        texts: Sequence[str],
+        hashes: list[str],
+        progress: Progress | None,
+        batch: int,
+        *,
+        persist: bool = True,
     ) -> tuple[dict[str, Matrix], int]:
         """The vectors of these texts by hash, embedding and caching the missing ones; and how
         many were embedded."""
-        known = self.cache.cached_vectors(self.embedder.name, hashes) if self.cache else {}
+        cache: VectorCache | None = self.cache if persist else self.recent
+        known = cache.cached_vectors(self.embedder.name, hashes) if cache else {}
         missing = list(dict.fromkeys(h for h in hashes if h not in known))
         by_hash = dict(zip(hashes, texts, strict=True))
         for start in range(0, len(missing), batch):
             chunk = missing[start : start + batch]
             fresh = dict(zip(chunk, self.embedder.embed([by_hash[h] for h in chunk]), strict=True))
-            if self.cache is not None:
-                self.cache.cache_vectors(self.embedder.name, fresh)
+            if cache is not None:
+                cache.cache_vectors(self.embedder.name, fresh)
             known.update(fresh)
             if progress is not None:
                 progress(len(chunk))
@@ -247,14 +301,20 @@ class DocumentEncoder:
         return len(hashes) - len(known)
 
     def encode(
-        self, texts: Sequence[str], progress: Progress | None = None, sentences: bool = False
+        self,
+        texts: Sequence[str],
+        progress: Progress | None = None,
+        sentences: bool = False,
+        *,
+        persist: bool = True,
     ) -> Matrix:
         """One unit-length vector per document. With `sentences`, also embed and cache every
-        sentence, so that reasons need no model call later."""
+        sentence, so that reasons need no model call later. Without `persist` (texts that are
+        not stored), nothing is read from or written to the store."""
         split = [self.chunks(t) for t in texts]
         flat = [c for cs in split for c in cs]
         extra = [s for t in texts for s in self.sentences(t)] if sentences else []
-        vectors = self.vectors([*flat, *extra], progress)[: len(flat)]
+        vectors = self.vectors([*flat, *extra], progress, persist=persist)[: len(flat)]
         dim = vectors.shape[1] if len(vectors) else self.embedder.dim
         out = np.zeros((len(texts), dim), np.float32)
         start = 0

@@ -291,7 +291,7 @@ class Recommender:
         if not text.strip():
             raise InvalidQuery("The text to search for is empty. Paste an abstract or a few lines.")
         facets = text_facets(text, profile.modality, profile.stage, profile.needs)
-        query = Query(text, self.encoder.encode([text]), facets, [])
+        query = Query(text, self.encoder.encode([text], persist=False), facets, [])
         if explain:
             query.passages = self.encoder.sentences(text)
         if to is Target.PARTNERS:
@@ -432,14 +432,19 @@ class Recommender:
             ]
         memo: dict[str, Vector] = {}
         if explain:
-            # One cache look-up (or model call) for every sentence the reasons compare.
-            texts = list(query.passages)
+            # One cache look-up (or model call) for every stored sentence the reasons compare; a
+            # pasted text's own sentences are embedded apart and never reach the store.
+            pasted = list(query.passages) if query.entity is None else []
+            texts = [] if pasted else list(query.passages)
             if reverse_of is not None:
                 texts += self._sentences(*reverse_of)
             for i in top:
                 texts += self._sentences(target, int(i))
             unique = list(dict.fromkeys(texts))
             memo = dict(zip(unique, self.encoder.vectors(unique), strict=True)) if unique else {}
+            own = [p for p in dict.fromkeys(pasted) if p not in memo]
+            if own:
+                memo.update(zip(own, self.encoder.vectors(own, persist=False), strict=True))
         matches = []
         for rank, i in enumerate(top, start=1):
             candidate = target.entities[int(i)]

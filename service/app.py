@@ -22,7 +22,8 @@ from matcher import Embedder, Gate, MatcherError, Recommender, Settings, __versi
 from . import errors
 from .admin import admin, auth
 from .auth import FailureLimiter
-from .deps import refuse_unknown_query
+from .deps import refuse_duplicate_keys, refuse_unknown_query
+from .limits import RequestLimiter
 from .routes import api, operations
 from .wiring import open_recommender, open_store
 
@@ -76,13 +77,14 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             "projects to pitch to a partner or a call, each match with its reasons."
         ),
         lifespan=lifespan,
-        dependencies=[Depends(refuse_unknown_query)],
+        dependencies=[Depends(refuse_unknown_query), Depends(refuse_duplicate_keys)],
         responses=errors.responses(422),
         openapi_url=OPENAPI,
         docs_url=None,
         redoc_url=None,
     )
     errors.install(app)
+    app.state.expensive = RequestLimiter(settings.expensive_per_minute)
     app.include_router(operations)
     app.include_router(auth)
     app.include_router(api)

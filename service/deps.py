@@ -5,7 +5,8 @@ become a scoped View, through which objects are loaded and matches ranked."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -41,6 +42,43 @@ def refuse_unknown_query(request: Request) -> None:
             for name in unknown
         ]
     )
+
+
+async def refuse_duplicate_keys(request: Request) -> None:
+    """Refuse a JSON body that names a key twice at any depth (422, `invalid_request`): the
+    parser keeps the last one, so `{"password": "wrong", "password": "right"}` would be read as
+    one password while a proxy or a log reads another. The app applies this to every route; it
+    looks only at bodies that the route reads and that FastAPI parsed as JSON already."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is None:
+        return
+    body = await request.body()  # read and cached by FastAPI before any dependency runs
+    repeated: list[str] = []
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in seen:
+                repeated.append(name)
+            seen[name] = value
+        return seen
+
+    try:
+        json.loads(body, object_pairs_hook=unique)
+    except (ValueError, RecursionError):
+        return  # not JSON: the body's own validation answers
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "duplicate_key",
+                    "loc": ("body", name),
+                    "msg": f"The key {name!r} appears more than once in the body.",
+                    "input": None,
+                }
+                for name in dict.fromkeys(repeated)
+            ]
+        )
 
 
 def query_names(dependant: Dependant) -> set[str]:

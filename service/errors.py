@@ -90,6 +90,12 @@ FAILURES: dict[type[Exception] | int, Failure] = {
     413: Failure(413, "payload_too_large", f"The request body is over {MAX_BODY // 1024} KiB."),
     415: Failure(415, "unsupported_media_type", "The body is not JSON (application/json)."),
     422: Failure(422, "invalid_request", "The request is not valid."),
+    429: Failure(
+        429,
+        "rate_limited",
+        "Too many pasted-text searches and exports with this key (or this user's sessions) in "
+        "a minute (MATCHER_EXPENSIVE_PER_MINUTE); see Retry-After.",
+    ),
     # Anything else.
     Exception: Failure(
         500, "internal_error", "Something went wrong on our side; it has been logged."

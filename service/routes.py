@@ -22,6 +22,7 @@ from matcher.settings import MAX_K
 from .deps import RecommenderDep, ViewDep
 from .errors import responses
 from .export import EXPORT_COLUMNS, export_rows, write_csv
+from .limits import EXPENSIVE
 from .schemas import (
     CallList,
     CallOut,
@@ -196,14 +197,14 @@ def projects_for_call(
     return MatchList.of(call_id, "call->projects", matches)
 
 
-@api.post("/search/partners", tags=["matches"], responses=POST)
+@api.post("/search/partners", tags=["matches"], responses=POST, dependencies=[EXPENSIVE])
 def search_partners(body: Annotated[SearchPartners, Body()], view: ViewDep) -> MatchList:
     """Organisations for a pasted text, such as an abstract not yet in the hub."""
     matches = view.search(body.text, Target.PARTNERS, body.k, body.kind, profile=body.profile())
     return MatchList.of(body.text[:200], "text->partners", matches)
 
 
-@api.post("/search/calls", tags=["matches"], responses=POST)
+@api.post("/search/calls", tags=["matches"], responses=POST, dependencies=[EXPENSIVE])
 def search_calls(body: Annotated[SearchCalls, Body()], view: ViewDep) -> MatchList:
     """Open and forthcoming funding calls for a pasted text; give its `stage` to have the
     stage rules decided rather than left as conditions."""
@@ -214,7 +215,7 @@ def search_calls(body: Annotated[SearchCalls, Body()], view: ViewDep) -> MatchLi
     return MatchList.of(body.text[:200], "text->calls", matches)
 
 
-@api.post("/search/projects", tags=["matches"], responses=POST)
+@api.post("/search/projects", tags=["matches"], responses=POST, dependencies=[EXPENSIVE])
 def search_projects(body: Annotated[SearchProjects, Body()], view: ViewDep) -> MatchList:
     """The caller's visible projects for a pasted text, such as a company's pipeline."""
     matches = view.search(body.text, Target.PROJECTS, body.k)
@@ -229,6 +230,7 @@ def search_projects(body: Annotated[SearchProjects, Body()], view: ViewDep) -> M
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
         **READ,
     },
+    dependencies=[EXPENSIVE],
 )
 def export_projects(view: ViewDep, k: Annotated[int, Query(ge=1, le=20)] = 5) -> Response:
     """Every project the caller may see with its k best partners and calls, one row per

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from enum import Enum
+from typing import Annotated, Any, TypeVar
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from matcher import (
@@ -31,7 +33,16 @@ MAX_TEXT = 20_000
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, and no value coerced (`"5"`, `5.0` or `true`
+    is not the integer 5; `1` is not `true`). Enum fields are declared `Choice[...]`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+E = TypeVar("E", bound=Enum)
+Choice = Annotated[E, pydantic.Strict(False)]
+"""An enum field of a Strict body. FastAPI validates the parsed JSON in Python mode, where a
+strict enum wants an instance; lax, it still takes only the enum's own values, nothing coerced."""
 
 
 class ErrorDetail(BaseModel):
@@ -199,9 +210,9 @@ Statuses = Field(
 class TextProfile(Strict):
     """What a pasted text may say of itself, so that call verdicts can be decided."""
 
-    stage: Stage | None = Field(None, description="The project's stage, if known.")
-    modality: Modality | None = None
-    needs: list[Need] = Field(default_factory=list, max_length=len(Need))
+    stage: Choice[Stage] | None = Field(None, description="The project's stage, if known.")
+    modality: Choice[Modality] | None = None
+    needs: list[Choice[Need]] = Field(default_factory=list, max_length=len(Need))
 
     def profile(self) -> Profile:
         return Profile(self.stage, self.modality, tuple(self.needs))
@@ -210,7 +221,7 @@ class TextProfile(Strict):
 class SearchPartners(TextProfile):
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="An abstract or a few lines.")
     k: int = Field(10, ge=1, le=MAX_K)
-    kind: list[OrgKind] = Field(
+    kind: list[Choice[OrgKind]] = Field(
         default_factory=list, max_length=len(OrgKind), description="Only these kinds."
     )
 
@@ -218,7 +229,7 @@ class SearchPartners(TextProfile):
 class SearchCalls(TextProfile):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     k: int = Field(10, ge=1, le=MAX_K)
-    status: list[CallStatus] = Statuses
+    status: list[Choice[CallStatus]] = Statuses
     include_ineligible: bool = Field(
         False, description="Also calls the hub may not apply to, with their verdict."
     )
@@ -340,7 +351,7 @@ class SessionOut(Me):
 
 class UserIn(Strict):
     username: str = Username
-    role: Role
+    role: Choice[Role]
     organisation: str | None = Field(
         None, max_length=128, description="Guests only: the id of their organisation."
     )
@@ -348,7 +359,7 @@ class UserIn(Strict):
 
 
 class UserPatch(Strict):
-    role: Role | None = None
+    role: Choice[Role] | None = None
     organisation: str | None = Field(None, max_length=128)
     display_name: str | None = Field(None, max_length=200)
     disabled: bool | None = Field(None, description="A disabled user's keys and sessions fail.")
