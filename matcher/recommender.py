@@ -28,7 +28,6 @@ from .build import index_dir
 from .calibration import (
     GOOD,
     Calibration,
-    Strength,
     calibration_for,
     fingerprint,
     load_calibrations,
@@ -461,16 +460,13 @@ class Recommender:
                     memo,
                     score=value,
                     raw=float(raw[i]),
-                    strength=strength,
                     stage=stage,
                 )
                 if explain
                 else None
             )
             matches.append(match_of(candidate, target.kind, value, strength, rank, reasons, raw[i]))
-        nothing_fits = bool(unreadable)
-        notice = unreadable
-        return Ranking(matches, nothing_fits=nothing_fits, notice=notice)
+        return Ranking(matches, nothing_fits=bool(unreadable), notice=unreadable)
 
     def _reasons(
         self,
@@ -484,7 +480,6 @@ class Recommender:
         *,
         score: float,
         raw: float,
-        strength: Strength,
         stage: Stage | None,
     ) -> Reasons:
         candidate = target.entities[position]

@@ -47,7 +47,7 @@ def server(built_access_world, embedder, tmp_path_factory):
     world = tmp_path_factory.mktemp("fuzz") / "world"
     shutil.copytree(built_access_world, world)
     # Fuzzed sign-ins fail by design; the limiter is tested on its own (test_access.py).
-    config = access_settings(world, auth_failures=1_000_000)
+    config = access_settings(world, auth_failures=1_000_000, expensive_per_minute=1_000_000)
     headers = add_principals(config.db_path)
     with socket_port() as port:
         server = uvicorn.Server(
