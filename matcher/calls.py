@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .domain import CallStatus, Deadline, Entity, FundingCall, Stage
+from .domain import CallStatus, Deadline, Entity, FundingCall, Project, Stage
 from .eligibility import Verdict, assess
+from .errors import InvalidQuery
 from .reasons import DeadlineInfo
 
 PROPOSABLE = frozenset({CallStatus.OPEN, CallStatus.FORTHCOMING})
@@ -114,14 +115,35 @@ class CallBook:
             self._verdicts[stage] = [assess(c, stage, self.hub_country) for c in self.calls]
         return self._verdicts[stage]
 
+    def mask(
+        self, statuses: Collection[CallStatus], stage: Stage | None, include_ineligible: bool
+    ) -> npt.NDArray[np.bool_]:
+        """The calls to propose: with these statuses (open and forthcoming at most) and, unless
+        `include_ineligible`, that the hub may apply to at this stage. Raises InvalidQuery for
+        closed or withdrawn."""
+        wanted = {CallStatus(s) for s in statuses} or set(PROPOSABLE)
+        never = wanted - PROPOSABLE
+        if never:
+            names = ", ".join(sorted(s.value for s in never))
+            raise InvalidQuery(
+                f"Calls that are {names} are never proposed; ask for open or forthcoming calls."
+            )
+        mask = self.status_mask(wanted)
+        if not include_ineligible:
+            mask = mask & self.proposable(stage)
+        return mask
+
     def proposable(self, stage: Stage | None) -> npt.NDArray[np.bool_]:
         """The calls the hub may apply to with a project at this stage (conditions allowed)."""
         return np.array([v.proposable for v in self.verdicts(stage)], dtype=bool)
 
 
-def stages_that_may_apply(call: FundingCall, hub_country: str) -> frozenset[Stage]:
-    """The project stages whose projects the hub may put forward for this call."""
-    return frozenset(s for s in Stage if assess(call, s, hub_country).proposable)
+def may_apply(
+    call: FundingCall, projects: Sequence[Entity], hub_country: str
+) -> npt.NDArray[np.bool_]:
+    """Which of these projects the hub may put forward for the call (by their stage)."""
+    by_stage = {s: assess(call, s, hub_country).proposable for s in Stage}
+    return np.array([isinstance(p, Project) and by_stage[p.stage] for p in projects], bool)
 
 
 def call_notice(call: FundingCall, today: dt.date) -> str:

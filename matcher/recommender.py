@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,8 +32,9 @@ from .calibration import (
     load_calibrations,
     strength_of,
 )
-from .calls import PROPOSABLE, CallBook, call_notice, deadline_info
-from .collection import Collections, Loaded, Query, Vector
+from .calls import PROPOSABLE, CallBook, call_notice, may_apply
+from .candidates import AllowedMasks, both, kind_mask
+from .collection import Collections, Loaded, Query
 from .domain import (
     CallStatus,
     Entity,
@@ -43,18 +43,17 @@ from .domain import (
     OrgKind,
     Project,
     Stage,
-    kind_of,
 )
-from .eligibility import Outcome, Verdict, assess
+from .eligibility import Outcome, assess
 from .embedding import DocumentEncoder, Matrix
-from .errors import IndexNotBuilt, InvalidQuery, NotFound
-from .facets import shared, text_facets
+from .errors import InvalidQuery, NotFound
+from .explain import Explainer
+from .facets import text_facets
 from .features import FEATURES
 from .index import Manifest, VectorIndex
 from .lexical import tokens
 from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target, match_of
 from .ranking import DEFAULT_SCORER, LinearScorer, load_scorer
-from .reasons import Reasons, SentencePair, positive_parts, summarise
 from .store import Store, StoredDocument
 
 log = logging.getLogger(__name__)
@@ -93,7 +92,7 @@ class Recommender:
         self.calibrations = list(calibrations)
         self.hub_country = hub_country
         self.today = today
-        self._masks: dict[tuple[EntityKind, frozenset[str]], npt.NDArray[np.bool_]] = {}
+        self._allowed = AllowedMasks()
 
     @classmethod
     def open(
@@ -159,6 +158,11 @@ class Recommender:
     # ------------------------------------------------------------------ public directions
 
     @functools.cached_property
+    def explainer(self) -> Explainer:
+        """Builds the reasons of the matches a ranking returns."""
+        return Explainer(self.encoder, self.collections, self.hub_country, self.today)
+
+    @functools.cached_property
     def calls(self) -> CallBook:
         """The loaded calls' status, timing and eligibility."""
         calls = self.collections[EntityKind.CALL].entities
@@ -200,7 +204,7 @@ class Recommender:
         query = self._stored_query(project_id, EntityKind.PROJECT)
         target = self.collections[EntityKind.ORGANISATION]
         features = target.features(query, exclude_documents)
-        mask = _both(self._kind_mask(target, kinds), self._allowed_mask(target, allowed))
+        mask = both(kind_mask(target, kinds), self._allowed.mask(target, allowed))
         return self._top(query, target, features, k, mask, explain)
 
     def calls_for(
@@ -220,9 +224,9 @@ class Recommender:
         stage = query.entity.stage if isinstance(query.entity, Project) else None
         target = self.collections[EntityKind.CALL]
         features = target.features(query)
-        mask = _both(
-            self._call_mask(statuses, stage, include_ineligible),
-            self._allowed_mask(target, allowed),
+        mask = both(
+            self.calls.mask(statuses, stage, include_ineligible),
+            self._allowed.mask(target, allowed),
         )
         return self._top(query, target, features, k, mask, explain)
 
@@ -253,12 +257,17 @@ class Recommender:
         projects = self.collections[EntityKind.PROJECT]
         features = source.features_against(position, projects)
         query = self._query_for(source, position)
-        mask = self._allowed_mask(projects, allowed)
+        mask = self._allowed.mask(projects, allowed)
         notice = ""
         call = source.entities[position]
         if isinstance(call, FundingCall):
             if not include_ineligible:
-                mask = _both(mask, self._projects_that_may_apply(call))
+                mask = both(
+                    mask,
+                    may_apply(
+                        call, self.collections[EntityKind.PROJECT].entities, self.hub_country
+                    ),
+                )
             notice = call_notice(call, self.today())
             barred = assess(call, None, self.hub_country)
             if barred.outcome is Outcome.INELIGIBLE:
@@ -295,14 +304,14 @@ class Recommender:
             query.passages = self.encoder.sentences(text)
         if to is Target.PARTNERS:
             target = self.collections[EntityKind.ORGANISATION]
-            mask = self._kind_mask(target, kinds)
+            mask = kind_mask(target, kinds)
         elif to is Target.CALLS:
             target = self.collections[EntityKind.CALL]
-            mask = self._call_mask(statuses, profile.stage, include_ineligible)
+            mask = self.calls.mask(statuses, profile.stage, include_ineligible)
         else:
             target = self.collections[EntityKind.PROJECT]
             mask = None
-        mask = _both(mask, self._allowed_mask(target, allowed))
+        mask = both(mask, self._allowed.mask(target, allowed))
         features = target.features(query)
         return self._top(
             query, target, features, k, mask, explain,
@@ -421,36 +430,14 @@ class Recommender:
         kth = np.partition(score, len(score) - k)[len(score) - k]
         candidates = np.flatnonzero(score >= kth)
         top = candidates[np.lexsort((candidates, -raw[candidates], -score[candidates]))][:k]
-        if explain and reverse_of is None and not query.passages and query.entity is not None:
-            source = self.collections[kind_of(query.entity)]
-            position = source.positions[query.entity.id]
-            query.passages = [
-                p
-                for i in source.entity_docs(position)
-                for p in self.encoder.sentences(source.doc_texts[i])
-            ]
-        memo: dict[str, Vector] = {}
-        if explain:
-            # One cache look-up (or model call) for every stored sentence the reasons compare; a
-            # pasted text's own sentences are embedded apart and never reach the store.
-            pasted = list(query.passages) if query.entity is None else []
-            texts = [] if pasted else list(query.passages)
-            if reverse_of is not None:
-                texts += self._sentences(*reverse_of)
-            for i in top:
-                texts += self._sentences(target, int(i))
-            unique = list(dict.fromkeys(texts))
-            memo = dict(zip(unique, self.encoder.vectors(unique), strict=True)) if unique else {}
-            own = [p for p in dict.fromkeys(pasted) if p not in memo]
-            if own:
-                memo.update(zip(own, self.encoder.vectors(own, persist=False), strict=True))
+        memo = self.explainer.prepare(query, target, top, reverse_of) if explain else {}
         matches = []
         for rank, i in enumerate(top, start=1):
             candidate = target.entities[int(i)]
             value = round(float(score[i]), 3)  # what people read; the strength agrees with it
             strength = strength_of(value)
             reasons = (
-                self._reasons(
+                self.explainer.reasons(
                     query,
                     target,
                     int(i),
@@ -468,119 +455,6 @@ class Recommender:
             matches.append(match_of(candidate, target.kind, value, strength, rank, reasons, raw[i]))
         return Ranking(matches, nothing_fits=bool(unreadable), notice=unreadable)
 
-    def _reasons(
-        self,
-        query: Query,
-        target: Loaded,
-        position: int,
-        row: Vector,
-        scorer: LinearScorer,
-        reverse_of: tuple[Loaded, int] | None,
-        memo: dict[str, Vector],
-        *,
-        score: float,
-        raw: float,
-        stage: Stage | None,
-    ) -> Reasons:
-        candidate = target.entities[position]
-        if reverse_of is None:
-            terms = _lexical(target).shared_terms(query.text, position)
-            sentences = self._best_sentences(
-                query.passages, self._sentences(target, position), memo
-            )
-        else:
-            source, source_position = reverse_of
-            terms = _lexical(source).shared_terms(target.texts[position], source_position)
-            sentences = self._best_sentences(
-                self._sentences(source, source_position), self._sentences(target, position), memo
-            )
-        deadline = None
-        verdict: Verdict | None = None
-        project = query.entity if isinstance(query.entity, Project) else None
-        call = candidate if isinstance(candidate, FundingCall) else None
-        if isinstance(query.entity, FundingCall):
-            call = query.entity
-            project = candidate if isinstance(candidate, Project) else None
-        if call is not None:
-            deadline = deadline_info(call, self.today())
-            verdict = assess(call, project.stage if project else stage, self.hub_country)
-        reasons = Reasons(
-            score_parts=positive_parts(scorer.parts(row), score),
-            features={name: round(float(v), 6) for name, v in zip(FEATURES, row, strict=True)},
-            raw_score=round(raw, 6),
-            sentences=sentences,
-            shared_facets=tuple(str(f) for f in shared(query.facets, target.facets[position])),
-            shared_terms=tuple(terms),
-            deadline=deadline,
-            eligibility=verdict,
-        )
-        return replace(reasons, summary=summarise(reasons))
-
-    def _sentences(self, collection: Loaded, position: int) -> list[str]:
-        return [
-            p
-            for i in collection.entity_docs(position)
-            for p in self.encoder.sentences(collection.doc_texts[i])
-        ]
-
-    def _best_sentences(
-        self, left_texts: list[str], right_texts: list[str], memo: dict[str, Vector]
-    ) -> SentencePair | None:
-        if not left_texts or not right_texts:
-            return None
-        left = np.stack([memo[t] for t in left_texts])
-        right = np.stack([memo[t] for t in right_texts])
-        similarity = left @ right.T
-        i, j = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
-        return SentencePair(left_texts[i], right_texts[j], round(float(similarity[i, j]), 4))
-
-    # ------------------------------------------------------------------ filters
-
-    def _kind_mask(
-        self, target: Loaded, kinds: Collection[OrgKind] | None
-    ) -> npt.NDArray[np.bool_] | None:
-        if not kinds:
-            return None
-        wanted = [OrgKind(k).value for k in kinds]
-        return np.isin(target.categories, wanted)
-
-    def _call_mask(
-        self, statuses: Collection[CallStatus], stage: Stage | None, include_ineligible: bool
-    ) -> npt.NDArray[np.bool_]:
-        wanted = {CallStatus(s) for s in statuses} or set(PROPOSABLE)
-        never = wanted - PROPOSABLE
-        if never:
-            names = ", ".join(sorted(s.value for s in never))
-            raise InvalidQuery(
-                f"Calls that are {names} are never proposed; ask for open or forthcoming calls."
-            )
-        mask = self.calls.status_mask(wanted)
-        if not include_ineligible:
-            mask = mask & self.calls.proposable(stage)
-        return mask
-
-    def _projects_that_may_apply(self, call: FundingCall) -> npt.NDArray[np.bool_]:
-        projects = self.collections[EntityKind.PROJECT].entities
-        by_stage = {s: assess(call, s, self.hub_country).proposable for s in Stage}
-        return np.array([isinstance(p, Project) and by_stage[p.stage] for p in projects], bool)
-
-    def _allowed_mask(
-        self, target: Loaded, allowed: Collection[str] | None
-    ) -> npt.NDArray[np.bool_] | None:
-        if allowed is None:
-            return None
-        wanted = allowed if isinstance(allowed, frozenset) else frozenset(allowed)
-        key = (target.kind, wanted)
-        mask = self._masks.get(key)
-        if mask is None:
-            # Views pass the same frozenset for as long as the store is unchanged: its hash is
-            # computed once, so this look-up costs nothing on the hot path.
-            mask = np.fromiter((e.id in wanted for e in target.entities), bool, len(target))
-            if len(self._masks) > 64:
-                self._masks.clear()
-            self._masks[key] = mask
-        return mask
-
 
 UNREADABLE_CAP = GOOD / 2
 """The highest score a match for an unreadable text may show."""
@@ -588,20 +462,6 @@ UNREADABLE_CAP = GOOD / 2
 UNCALIBRATED = Calibration("platt", a=4.0, b=-4.0, manifest={"name": "uncalibrated"})
 """Used for a scorer with no fitted calibration (a ranker trained without `bench.train`): a
 fixed logistic curve, so scores stay in [0, 1], but they are not probabilities."""
-
-
-def _lexical(collection: Loaded) -> Any:
-    if collection.lexical is None:
-        raise IndexNotBuilt(f"The {collection.kind.value} collection has no lexical index.")
-    return collection.lexical
-
-
-def _both(
-    a: npt.NDArray[np.bool_] | None, b: npt.NDArray[np.bool_] | None
-) -> npt.NDArray[np.bool_] | None:
-    if a is None or b is None:
-        return a if b is None else b
-    return a & b
 
 
 def _load_index(
