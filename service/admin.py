@@ -21,7 +21,7 @@ from matcher import (
     update_user,
 )
 
-from .auth import SESSION_COOKIE, client_of
+from .auth import SESSION_COOKIE, SIGNED_IN, is_https, password_bucket
 from .deps import AdminDep, GateDep, PrincipalDep, SettingsDep
 from .errors import responses
 from .routes import ONE, POST, READ
@@ -51,21 +51,23 @@ Username = Annotated[str, Path(min_length=2, max_length=64)]
 def sign_in(body: Annotated[LoginIn, Body()], request: Request, response: Response) -> SessionOut:
     """Open a session for the web pages: sets an HttpOnly cookie valid for 12 hours."""
     limiter = request.app.state.limiter
-    client = client_of(request)
-    limiter.check(client)
+    # Counted per address and username: wrong passwords for one user lock out no other.
+    bucket = password_bucket(request, body.username)
+    limiter.check(bucket)
     store = request.app.state.gate.store
     try:
         token, expires = login(store, body.username, body.password)
     except NotAuthenticated:
-        limiter.failed(client)
+        limiter.failed(bucket)
         raise
+    setattr(request.state, SIGNED_IN, True)
     response.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=int((expires - dt.datetime.now(dt.UTC)).total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=is_https(request),
     )
     user = store.user(body.username)
     return SessionOut(
@@ -79,7 +81,10 @@ def sign_out(request: Request, principal: PrincipalDep, response: Response) -> N
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         logout(request.app.state.gate.store, token)
-    response.delete_cookie(SESSION_COOKIE)
+    # The sign-in cookie's attributes, so that every browser replaces that cookie.
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="strict", secure=is_https(request)
+    )
 
 
 @admin.get("/me", tags=["sign-in"], responses=READ)

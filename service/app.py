@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,12 +17,14 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher import Embedder, Gate, MatcherError, Recommender, Settings, __version__
 
 from . import errors
 from .admin import admin, auth
-from .auth import FailureLimiter
+from .auth import SIGNED_IN, FailureLimiter, ForwardedHeaders, TrustedProxies
 from .deps import refuse_duplicate_keys, refuse_unknown_query
 from .limits import RequestLimiter
 from .routes import api, operations
@@ -42,6 +45,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         try:
             app.state.settings = settings
             app.state.limiter = FailureLimiter(settings.auth_failures)
+            _redact_access_log()
             generation = store.generation()
             # The gate holds the only reference to the recommender, so that a reload frees the
             # indexes it replaces.
@@ -84,13 +88,66 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(NoStore)
+    # Outermost, so that everything inside, and uvicorn's access log, see one client address.
+    app.add_middleware(ForwardedHeaders, trusted=TrustedProxies(settings.trusted_proxies))
     app.state.expensive = RequestLimiter(settings.expensive_per_minute)
     app.include_router(operations)
-    app.include_router(auth)
-    app.include_router(api)
-    app.include_router(admin)
+    # Every route behind a credential refuses two different ones (400).
+    app.include_router(auth, responses=errors.responses(400))
+    app.include_router(api, responses=errors.responses(400))
+    app.include_router(admin, responses=errors.responses(400))
     _serve_docs(app)
     return app
+
+
+class NoStore:
+    """ASGI middleware: `Cache-Control: no-store` on every response to a signed-in request
+    (auth.py marks it), errors included, so that no cache keeps project data."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and state.get(SIGNED_IN):
+                MutableHeaders(scope=message)["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+KEY_SHAPED = re.compile(r"(cgtm(?:_|%5[fF])[0-9a-fA-F]{12}(?:_|%5[fF]))[A-Za-z0-9_\-%.~+/=]+")
+"""An API key (`cgtm_<key id>_<secret>`), percent-encoded or not: its secret is redacted."""
+
+
+class RedactKeys(logging.Filter):
+    """Redacts the secret of anything shaped like an API key in a log record (a key sent in a
+    query string is refused, and would otherwise reach uvicorn's access log); the key id stays,
+    so that the key can be revoked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _redact(text: str) -> str:
+    return KEY_SHAPED.sub(r"\1[redacted]", text)
+
+
+def _redact_access_log() -> None:
+    """Install RedactKeys on uvicorn's access logger, once per process, whoever runs uvicorn."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactKeys) for f in access.filters):
+        access.addFilter(RedactKeys())
 
 
 OPENAPI = "/openapi.json"

@@ -394,6 +394,10 @@ def serve(host: str | None, port: int | None, load_dir: Path | None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        # uvicorn would take X-Forwarded-For and X-Forwarded-Proto from any loopback peer. The
+        # app believes them from MATCHER_TRUSTED_PROXIES only (service/auth.py), for the
+        # limiter, the cookie and the access log alike, so uvicorn must leave them to it.
+        proxy_headers=False,
     )
 
 

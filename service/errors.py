@@ -34,7 +34,7 @@ from matcher import (
     StoreError,
 )
 
-from .auth import TooManyFailures
+from .auth import ConflictingCredentials, TooManyFailures
 from .schemas import ErrorOut
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,11 @@ FAILURES: dict[type[Exception] | int, Failure] = {
     ),
     TooManyFailures: Failure(
         429, "too_many_requests", "Too many failed sign-ins from this address; see Retry-After."
+    ),
+    ConflictingCredentials: Failure(
+        400,
+        "conflicting_credentials",
+        "The request carries two different credentials (two keys, a key and a session).",
     ),
     # The library's errors; a subclass answers as its nearest listed ancestor.
     NotAuthenticated: Failure(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
@@ -19,6 +19,7 @@ from matcher import (
 from matcher import __version__ as version
 from matcher.settings import MAX_K
 
+from .auth import OptionalPrincipalDep
 from .deps import RecommenderDep, ViewDep
 from .errors import responses
 from .export import EXPORT_COLUMNS, export_rows, write_csv
@@ -40,7 +41,7 @@ from .schemas import (
 )
 
 # The errors each kind of route documents; their codes and meanings come from errors.FAILURES.
-OPEN = responses(422, 503)
+OPEN = responses(400, 401, 422, 429, 503)  # anyone; credentials, when sent, are checked
 READ = responses(401, 403, 422, 429, 503)
 ONE = responses(401, 403, 404, 422, 429, 503)
 POST = responses(400, 401, 403, 413, 422, 429, 503)
@@ -54,16 +55,25 @@ operations = APIRouter(tags=["operations"])
 api = APIRouter(prefix="/api/v1")
 
 
-@operations.get("/health", responses=OPEN)
-def health(recommender: RecommenderDep) -> Health:
-    """Whether the service is up, with the number of loaded entities of each kind (projects,
-    organisations, calls; not their documents)."""
+ANYONE: dict[str, Any] = {"security": [{}]}
+"""For openapi_extra: the route's credentials are optional (OpenAPI's empty requirement)."""
+
+
+@operations.get("/health", responses=OPEN, response_model_exclude_none=True, openapi_extra=ANYONE)
+def health(recommender: RecommenderDep, principal: OptionalPrincipalDep) -> Health:
+    """Whether the service is up; signed-in callers also get the number of loaded entities of
+    each kind (projects, organisations, calls; not their documents)."""
+    if principal is None:
+        return Health(status="ok")
     return Health(status="ok", counts=_entities(recommender))
 
 
-@operations.get("/version", responses=OPEN)
-def get_version(recommender: RecommenderDep) -> Version:
-    """The package version and the manifest of every loaded index, with its entities."""
+@operations.get("/version", responses=OPEN, response_model_exclude_none=True, openapi_extra=ANYONE)
+def get_version(recommender: RecommenderDep, principal: OptionalPrincipalDep) -> Version:
+    """The package version; signed-in callers also get the model and the manifest of every
+    loaded index, with its entities."""
+    if principal is None:
+        return Version(version=version)
     entities = _entities(recommender)
     return Version(
         version=version,

@@ -308,8 +308,10 @@ class CallList(Page):
 
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
-    counts: dict[str, int] = Field(
-        description="Loaded entities (projects, organisations, calls) by kind, not documents.",
+    counts: dict[str, int] | None = Field(
+        default=None,
+        description="Loaded entities (projects, organisations, calls) by kind, not documents; "
+        "for signed-in callers only.",
         examples=[{"project": 40, "organisation": 147, "call": 25}],
     )
 
@@ -325,8 +327,13 @@ class IndexInfo(BaseModel):
 
 class Version(BaseModel):
     version: str
-    model: str
-    indexes: dict[str, IndexInfo]
+    model: str | None = Field(
+        default=None, description="The embedding model; for signed-in callers only."
+    )
+    indexes: dict[str, IndexInfo] | None = Field(
+        default=None,
+        description="The manifest of each loaded index; for signed-in callers only.",
+    )
 
 
 # ---------------------------------------------------------------------- people and access

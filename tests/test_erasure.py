@@ -195,10 +195,11 @@ def test_a_running_server_reloads_the_indexes_after_an_erasure(env, embedder, mo
     monkeypatch.setattr(service.app, "FOLLOW_SECONDS", 0.1)
     headers = add_principals(env.db_path)["admin"]
     with TestClient(create_app(env, embedder)) as client:
-        assert client.get("/health").json()["counts"]["project"] == 5
+        # Counts are for signed-in callers (issue 11).
+        assert client.get("/health", headers=headers).json()["counts"]["project"] == 5
         cli("erase", "project", ERASED, "--yes")
         deadline = time.monotonic() + 20
-        while client.get("/health").json()["counts"]["project"] != 4:
+        while client.get("/health", headers=headers).json()["counts"]["project"] != 4:
             assert time.monotonic() < deadline, "the server did not reload its indexes"
             time.sleep(0.1)
         gate = client.app.state.gate
@@ -217,12 +218,13 @@ def test_loaded_indexes_stay_out_of_full_collections_and_reloads_free_them(
 
     monkeypatch.setattr(service.app, "FOLLOW_SECONDS", 0.1)
     gc.unfreeze()
+    headers = add_principals(env.db_path)["admin"]
     with TestClient(create_app(env, embedder)) as client:
         assert gc.get_freeze_count() > 0  # the indexes loaded at start are frozen
         old = weakref.ref(client.app.state.gate.recommender)
         cli("erase", "project", ERASED, "--yes")
         deadline = time.monotonic() + 20
-        while client.get("/health").json()["counts"]["project"] != 4:
+        while client.get("/health", headers=headers).json()["counts"]["project"] != 4:
             assert time.monotonic() < deadline, "the server did not reload its indexes"
             time.sleep(0.1)
         gc.collect()
