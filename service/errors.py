@@ -60,7 +60,9 @@ FAILURES: dict[type[Exception] | int, Failure] = {
         "The request is not valid: a parameter, an unknown query parameter, or the body.",
     ),
     TooManyFailures: Failure(
-        429, "too_many_requests", "Too many failed sign-ins from this address; see Retry-After."
+        429,
+        "too_many_requests",
+        "Too many failed sign-ins with these credentials from this address; see Retry-After.",
     ),
     ConflictingCredentials: Failure(
         400,
