@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from matcher import (
     NotAuthenticated,
-    Recommender,
     build_indexes,
     create_user,
     erasure_ledger,
@@ -39,7 +38,7 @@ from .schemas import (
     UserOut,
     UserPatch,
 )
-from .wiring import open_recommender
+from .wiring import serve_fresh_indexes
 
 auth = APIRouter(prefix="/auth", tags=["sign-in"])
 admin = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -175,8 +174,7 @@ def reindex(_: AdminDep, gate: GateDep, settings: SettingsDep) -> ReindexOut:
     started = time.perf_counter()
     encoder = gate.recommender.encoder
     reports = build_indexes(gate.store, encoder, settings.models_dir)
-    fresh: Recommender = open_recommender(settings, gate.store, encoder.embedder)
-    gate.recommender = fresh
+    serve_fresh_indexes(gate, settings, encoder.embedder)
     return ReindexOut(
         kinds={r.kind: r.documents for r in reports},
         embedded=sum(r.embedded for r in reports),

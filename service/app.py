@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 import threading
@@ -28,7 +27,7 @@ from .auth import SIGNED_IN, FailureLimiter, ForwardedHeaders, TrustedProxies
 from .deps import refuse_duplicate_keys, refuse_unknown_query
 from .limits import RequestLimiter
 from .routes import api, operations
-from .wiring import open_recommender, open_store
+from .wiring import open_recommender, open_store, serve_fresh_indexes, settle
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
             app.state.gate = gate
             # Load the model now, so that the first request does not wait for it.
             gate.recommender.encoder.embedder.embed(["warm up"])
-            _settle()
+            settle()
             # An index built with --no-sentences serves at once; the sentences that reasons
             # quote are embedded meanwhile, in small batches.
             stop = threading.Event()
@@ -212,23 +211,12 @@ def _follow(gate: Gate, settings: Settings, generation: int, stop: threading.Eve
         except MatcherError:
             continue  # not rebuilt yet (`matcher build`): look again on the next tick
         try:
-            gate.recommender = open_recommender(settings, gate.store, embedder)
+            serve_fresh_indexes(gate, settings, embedder)
         except MatcherError as error:  # changed again meanwhile: the next tick sees it
             log.warning("indexes not reloaded: %s", error)
             continue
-        _settle()
         log.info("reloaded the indexes: %s", gate.recommender.counts())
         generation = current
-
-
-def _settle() -> None:
-    """Keep the loaded indexes out of the garbage collector's full passes: they are hundreds of
-    thousands of long-lived objects (at 20,000 organisations a full pass over them took up to
-    580 ms, in the middle of some request). Objects from before a reload are unfrozen first,
-    so the old indexes can still be collected."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 FOLLOW_SECONDS = 5.0

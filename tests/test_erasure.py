@@ -233,6 +233,25 @@ def test_loaded_indexes_stay_out_of_full_collections_and_reloads_free_them(
     gc.unfreeze()
 
 
+def test_an_admin_reindex_swaps_indexes_the_same_way(env, embedder):
+    """One reload path: the admin route, like the follower, settles the new indexes out of the
+    collector's full passes and keeps no reference to the old ones."""
+    import gc
+    import weakref
+
+    gc.unfreeze()
+    headers = add_principals(env.db_path)["admin"]
+    with TestClient(create_app(env, embedder)) as client:
+        old = weakref.ref(client.app.state.gate.recommender)
+        gc.unfreeze()
+        assert gc.get_freeze_count() == 0
+        assert client.post("/api/v1/admin/reindex", headers=headers).status_code == 200
+        assert gc.get_freeze_count() > 0
+        gc.collect()
+        assert old() is None and client.app.state.gate.recommender is not None
+    gc.unfreeze()
+
+
 def test_the_ledger_is_listed_by_command_and_admin_route(env, embedder):
     assert "No erasures" in cli("erasures")
     headers = add_principals(env.db_path)
