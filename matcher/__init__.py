@@ -45,7 +45,6 @@ from .domain import (
     Visibility,
 )
 from .eligibility import Outcome, Rule, Verdict, assess
-from .embedding import DocumentEncoder, Embedder, SentenceTransformerEmbedder, resolve_model
 from .erasure import erase, erased_ids, erasure_ledger, ledger_path, read_ledger, replay
 from .errors import (
     ConfigError,
@@ -64,7 +63,6 @@ from .errors import (
     StoreError,
 )
 from .features import FEATURES
-from .index import Manifest, VectorIndex, read_manifest
 from .ingest import LoadReport, load_directory, read_directory
 from .lexical import LexicalIndex
 from .matches import ALL_STATUSES, NO_PROFILE, Match, Profile, Ranking, Target
@@ -83,6 +81,8 @@ from .terms import (
     is_informative,
     is_number,
 )
+from .vectors.embedding import DocumentEncoder, Embedder, SentenceTransformerEmbedder, resolve_model
+from .vectors.index import Manifest, VectorIndex, read_manifest
 from .view import CallRecord, ExportRow, Gate, ListPage, View, require_admin
 
 __version__ = "0.2.0"

@@ -11,9 +11,9 @@ from typing import Protocol
 import numpy as np
 
 from .domain import EntityKind
-from .embedding import DocumentEncoder
-from .index import VectorIndex, new_manifest
 from .store import Store
+from .vectors.embedding import DocumentEncoder
+from .vectors.index import VectorIndex, new_manifest
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from .domain import Entity, EntityKind, FundingCall, Organisation, Project
-from .embedding import Matrix, normalise
 from .errors import IndexNotBuilt
 from .facets import Facet, facet_source
 from .features import FEATURES, MAX_FACETS
-from .index import Manifest, VectorIndex
 from .lexical import DocumentTfidfIndex, LexicalIndex, PhraseIndex, TfidfIndex
 from .store import StoredDocument
+from .vectors.embedding import Matrix, normalise
+from .vectors.index import Manifest, VectorIndex
 
 Vector = npt.NDArray[np.float32]
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from .access import Erasure
 from .build import build_indexes
 from .domain import EntityKind
-from .embedding import DocumentEncoder
 from .errors import InvalidQuery, NotFound
 from .store import Store
 from .text import content_hash
+from .vectors.embedding import DocumentEncoder
 
 log = logging.getLogger(__name__)
 

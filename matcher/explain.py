@@ -14,12 +14,12 @@ from .calls import deadline_info
 from .collection import Collections, Loaded, Query, Vector
 from .domain import FundingCall, Project, Stage, kind_of
 from .eligibility import Verdict, assess
-from .embedding import DocumentEncoder
 from .errors import IndexNotBuilt
 from .facets import shared
 from .features import FEATURES
 from .ranking import LinearScorer
 from .reasons import Reasons, SentencePair, positive_parts, summarise
+from .vectors.embedding import DocumentEncoder
 
 
 class Explainer:

@@ -45,16 +45,16 @@ from .domain import (
     Stage,
 )
 from .eligibility import Outcome, assess
-from .embedding import DocumentEncoder, Matrix
 from .errors import InvalidQuery, NotFound
 from .explain import Explainer
 from .facets import text_facets
 from .features import FEATURES
-from .index import Manifest, VectorIndex
 from .lexical import tokens
 from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target, match_of
 from .ranking import DEFAULT_SCORER, LinearScorer, load_scorer
 from .store import Store, StoredDocument
+from .vectors.embedding import DocumentEncoder, Matrix
+from .vectors.index import Manifest, VectorIndex
 
 log = logging.getLogger(__name__)
 

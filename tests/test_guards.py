@@ -14,8 +14,8 @@ FORBIDDEN_IN_MATCHER = {"service", "fastapi", "starlette", "click", "jinja2", "u
 STORE = "matcher/store"
 """The only place with SQL: the module `matcher/store.py`, or a package `matcher/store/`."""
 ONLY_IN = {
-    "faiss": "matcher/index.py",
-    "sentence_transformers": "matcher/embedding.py",
+    "faiss": "matcher/vectors/index.py",
+    "sentence_transformers": "matcher/vectors/embedding.py",
     "sqlite3": STORE,
     "sqlalchemy": STORE,
     "psycopg": STORE,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from matcher import ForeignIndex, IndexNotBuilt, StaleIndex, VectorIndex
-from matcher.index import new_manifest
+from matcher.vectors.index import new_manifest
 
 DB = {"database_id": "3f2a" * 8, "database": "var/demo.db"}
 

@@ -86,7 +86,7 @@ def test_recommending_for_a_stored_project_loads_no_model(store, settings):
 def test_the_cli_loads_the_model_for_search_only(cli, world, monkeypatch, caplog):
     monkeypatch.setenv("MATCHER_DB_PATH", str(world / "matcher.db"))
     monkeypatch.setenv("MATCHER_MODELS_DIR", str(world / "models"))
-    with caplog.at_level(logging.INFO, logger="matcher.embedding"):
+    with caplog.at_level(logging.INFO, logger="matcher.vectors.embedding"):
         for command in (
             ["recommend", "P-1"],
             ["recommend", "P-1", "--to", "calls"],

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .atomic import write_atomically
-from .errors import ForeignIndex, IndexNotBuilt, StaleIndex
+from ..atomic import write_atomically
+from ..errors import ForeignIndex, IndexNotBuilt, StaleIndex
 
 FORMAT = 1
 INDEX_FILE = "index.faiss"

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .errors import ModelLoadError
-from .text import chunks, content_hash, passages
+from ..errors import ModelLoadError
+from ..text import chunks, content_hash, passages
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,24 @@
+"""Vectors: the embedding model and the saved FAISS indexes of document vectors."""
+
+from .embedding import (
+    DocumentEncoder,
+    Embedder,
+    Matrix,
+    SentenceTransformerEmbedder,
+    normalise,
+    resolve_model,
+)
+from .index import Manifest, VectorIndex, new_manifest, read_manifest
+
+__all__ = [
+    "DocumentEncoder",
+    "Embedder",
+    "Manifest",
+    "Matrix",
+    "SentenceTransformerEmbedder",
+    "VectorIndex",
+    "new_manifest",
+    "normalise",
+    "read_manifest",
+    "resolve_model",
+]
