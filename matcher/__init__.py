@@ -1,19 +1,6 @@
 """Partner and funding-call matching for an ATMP translational hub: the library."""
 
-from .access import (
-    LOCAL_OPERATOR,
-    PERMISSIONS,
-    Action,
-    ApiKey,
-    AuditEntry,
-    Erasure,
-    Principal,
-    Role,
-    Scope,
-    User,
-    project_view,
-)
-from .accounts import (
+from .access.accounts import (
     authenticate,
     create_user,
     issue_key,
@@ -24,6 +11,7 @@ from .accounts import (
     set_password,
     update_user,
 )
+from .access.erasure import erase, erased_ids, erasure_ledger, ledger_path, read_ledger, replay
 from .build import BuildProgress, KindReport, build_indexes, index_dir
 from .calibration import GOOD, STRONG, Calibration, Strength, strength_of
 from .calls import deadline_info, timing_of
@@ -45,7 +33,6 @@ from .domain import (
     Visibility,
 )
 from .eligibility import Outcome, Rule, Verdict, assess
-from .erasure import erase, erased_ids, erasure_ledger, ledger_path, read_ledger, replay
 from .errors import (
     ConfigError,
     Conflict,
@@ -70,6 +57,19 @@ from .ranking import DEFAULT_SCORER, LinearScorer, Ranker, load_scorer, save_sco
 from .reasons import DeadlineInfo, Reasons, SentencePair
 from .recommender import Recommender, calibration_path, ranker_path
 from .records import parse_call, parse_organisation, parse_project, to_record
+from .roles import (
+    LOCAL_OPERATOR,
+    PERMISSIONS,
+    Action,
+    ApiKey,
+    AuditEntry,
+    Erasure,
+    Principal,
+    Role,
+    Scope,
+    User,
+    project_view,
+)
 from .settings import DEFAULT_MODEL, Settings
 from .store import Store, UpsertReport
 from .terms import (

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .access import ApiKey, AuditEntry, Erasure, Role, Scope, User
 from .domain import Entity, EntityKind, Organisation, Project, kind_of
 from .errors import Conflict, InvalidRecord, InvalidRecords, NotFound, StoreError
 from .records import parse_call, parse_organisation, parse_project, to_record
+from .roles import ApiKey, AuditEntry, Erasure, Role, Scope, User
 from .text import content_hash
 
 MIGRATIONS: tuple[str, ...] = (

@@ -15,7 +15,6 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .access import Action, Principal, Scope, project_view
 from .calls import deadline_info
 from .domain import CallStatus, Entity, EntityKind, FundingCall, OrgKind, Project, Visibility
 from .eligibility import Verdict, assess
@@ -24,6 +23,7 @@ from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target
 from .reasons import DeadlineInfo
 from .recommender import Recommender
 from .records import to_record
+from .roles import Action, Principal, Scope, project_view
 from .store import Store
 
 CONFIDENTIAL = Scope(frozenset({Visibility.CONFIDENTIAL}))

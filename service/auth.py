@@ -32,7 +32,7 @@ from matcher import (
     authenticate,
     session_principal,
 )
-from matcher.credentials import split_key
+from matcher.access import split_key
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.exceptions import HTTPException
 
 from matcher import NotAuthenticated, Principal
-from matcher.credentials import split_key
+from matcher.access import split_key
 
 from .deps import PrincipalDep
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .access import ApiKey, Principal, Role, User
+from ..domain import EntityKind
+from ..errors import InvalidQuery, NotAuthenticated
+from ..roles import ApiKey, Principal, Role, User
+from ..store import ERASED_USER, Store
 from .credentials import (
     check_password,
     digest,
@@ -16,9 +19,6 @@ from .credentials import (
     same_digest,
     split_key,
 )
-from .domain import EntityKind
-from .errors import InvalidQuery, NotAuthenticated
-from .store import ERASED_USER, Store
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 SESSION_HOURS = 12

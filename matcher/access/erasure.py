@@ -15,13 +15,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .access import Erasure
-from .build import build_indexes
-from .domain import EntityKind
-from .errors import InvalidQuery, NotFound
-from .store import Store
-from .text import content_hash
-from .vectors.embedding import DocumentEncoder
+from ..build import build_indexes
+from ..domain import EntityKind
+from ..errors import InvalidQuery, NotFound
+from ..roles import Erasure
+from ..store import Store
+from ..text import content_hash
+from ..vectors.embedding import DocumentEncoder
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from .errors import InvalidQuery, NotAuthenticated
+from ..errors import InvalidQuery, NotAuthenticated
 
 KEY_PREFIX = "cgtm"
 _KEY = re.compile(r"^cgtm_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
