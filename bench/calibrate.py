@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher import LinearScorer
-from matcher.calibration import (
+from matcher.ranking.calibration import (
     Calibration,
     ReliabilityBin,
     expected_calibration_error,

@@ -13,8 +13,6 @@ from .access.accounts import (
 )
 from .access.erasure import erase, erased_ids, erasure_ledger, ledger_path, read_ledger, replay
 from .build import BuildProgress, KindReport, build_indexes, index_dir
-from .calibration import GOOD, STRONG, Calibration, Strength, strength_of
-from .calls import deadline_info, timing_of
 from .domain import (
     Budget,
     CallStatus,
@@ -32,7 +30,6 @@ from .domain import (
     Stage,
     Visibility,
 )
-from .eligibility import Outcome, Rule, Verdict, assess
 from .errors import (
     ConfigError,
     Conflict,
@@ -49,12 +46,24 @@ from .errors import (
     StaleIndex,
     StoreError,
 )
-from .features import FEATURES
 from .ingest import LoadReport, load_directory, read_directory
-from .lexical import LexicalIndex
 from .matches import ALL_STATUSES, NO_PROFILE, Match, Profile, Ranking, Target
-from .ranking import DEFAULT_SCORER, LinearScorer, Ranker, load_scorer, save_scorer
-from .reasons import DeadlineInfo, Reasons, SentencePair
+from .ranking.calibration import GOOD, STRONG, Calibration, Strength, strength_of
+from .ranking.calls import deadline_info, timing_of
+from .ranking.eligibility import Outcome, Rule, Verdict, assess
+from .ranking.features import FEATURES
+from .ranking.lexical import LexicalIndex
+from .ranking.reasons import DeadlineInfo, Reasons, SentencePair
+from .ranking.scorer import DEFAULT_SCORER, LinearScorer, Ranker, load_scorer, save_scorer
+from .ranking.terms import (
+    FIELD_WORDS,
+    STOP_WORDS,
+    UNITS,
+    WEAK_WORDS,
+    TermIndex,
+    is_informative,
+    is_number,
+)
 from .recommender import Recommender, calibration_path, ranker_path
 from .records import parse_call, parse_organisation, parse_project, to_record
 from .roles import (
@@ -72,15 +81,6 @@ from .roles import (
 )
 from .settings import DEFAULT_MODEL, Settings
 from .store import Store, UpsertReport
-from .terms import (
-    FIELD_WORDS,
-    STOP_WORDS,
-    UNITS,
-    WEAK_WORDS,
-    TermIndex,
-    is_informative,
-    is_number,
-)
 from .vectors.embedding import DocumentEncoder, Embedder, SentenceTransformerEmbedder, resolve_model
 from .vectors.index import Manifest, VectorIndex, read_manifest
 from .view import CallRecord, ExportRow, Gate, ListPage, View, require_admin

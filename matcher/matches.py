@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .calibration import Strength
-from .calls import PROPOSABLE
 from .domain import (
     CallStatus,
     Entity,
@@ -21,7 +19,9 @@ from .domain import (
     Project,
     Stage,
 )
-from .reasons import Reasons
+from .ranking.calibration import Strength
+from .ranking.calls import PROPOSABLE
+from .ranking.reasons import Reasons
 
 
 class Target(StrEnum):

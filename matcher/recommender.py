@@ -2,9 +2,9 @@
 
 Every direction ranks by one pair score, so a pair scores the same whichever side asks:
 
-    raw(project, other) = bias + sum of weight * feature   (see features.py, ranking.py)
-    score = calibrated probability that the pair is a match (calibration.py)
-            [x the time left to apply, for calls (calls.py)]
+    raw(project, other) = bias + sum of weight * feature   (ranking/features.py, scorer.py)
+    score = calibrated probability that the pair is a match (ranking/calibration.py)
+            [x the time left to apply, for calls (ranking/calls.py)]
 
 The weights come from a ranker trained on the benchmarks (models/ranker/) or, until one is
 trained, from the default scorer (dense similarity, BM25 and a facet bonus); the calibration of
@@ -24,17 +24,6 @@ import numpy as np
 import numpy.typing as npt
 
 from .build import index_dir
-from .calibration import (
-    GOOD,
-    Calibration,
-    calibration_for,
-    fingerprint,
-    load_calibrations,
-    strength_of,
-)
-from .calls import PROPOSABLE, CallBook, call_notice, may_apply
-from .candidates import AllowedMasks, both, kind_mask
-from .collection import Collections, Loaded, Query
 from .domain import (
     CallStatus,
     Entity,
@@ -44,14 +33,25 @@ from .domain import (
     Project,
     Stage,
 )
-from .eligibility import Outcome, assess
 from .errors import InvalidQuery, NotFound
-from .explain import Explainer
-from .facets import text_facets
-from .features import FEATURES
-from .lexical import tokens
 from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target, match_of
-from .ranking import DEFAULT_SCORER, LinearScorer, load_scorer
+from .ranking.calibration import (
+    GOOD,
+    Calibration,
+    calibration_for,
+    fingerprint,
+    load_calibrations,
+    strength_of,
+)
+from .ranking.calls import PROPOSABLE, CallBook, call_notice, may_apply
+from .ranking.candidates import AllowedMasks, both, kind_mask
+from .ranking.collection import Collections, Loaded, Query
+from .ranking.eligibility import Outcome, assess
+from .ranking.explain import Explainer
+from .ranking.facets import text_facets
+from .ranking.features import FEATURES
+from .ranking.lexical import tokens
+from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer
 from .store import Store, StoredDocument
 from .vectors.embedding import DocumentEncoder, Matrix
 from .vectors.index import Manifest, VectorIndex

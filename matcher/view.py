@@ -15,12 +15,12 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .calls import deadline_info
 from .domain import CallStatus, Entity, EntityKind, FundingCall, OrgKind, Project, Visibility
-from .eligibility import Verdict, assess
 from .errors import IndexNotBuilt, NotFound, PermissionDenied, StaleIndex
 from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target
-from .reasons import DeadlineInfo
+from .ranking.calls import deadline_info
+from .ranking.eligibility import Verdict, assess
+from .ranking.reasons import DeadlineInfo
 from .recommender import Recommender
 from .records import to_record
 from .roles import Action, Principal, Scope, project_view

@@ -13,7 +13,7 @@ from matcher import (
     calibration_path,
     strength_of,
 )
-from matcher.calibration import (
+from matcher.ranking.calibration import (
     calibration_for,
     expected_calibration_error,
     fingerprint,

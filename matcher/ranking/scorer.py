@@ -22,8 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .atomic import write_atomically
-from .errors import StaleIndex
+from ..atomic import write_atomically
+from ..errors import StaleIndex
 from .features import FAMILIES, FEATURES
 
 RANKER_FORMAT = 1

@@ -7,8 +7,8 @@ from collections.abc import Collection
 import numpy as np
 import numpy.typing as npt
 
+from ..domain import EntityKind, OrgKind
 from .collection import Loaded
-from .domain import EntityKind, OrgKind
 
 Mask = npt.NDArray[np.bool_]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .domain import CallStatus, Deadline, Entity, FundingCall, Project, Stage
+from ..domain import CallStatus, Deadline, Entity, FundingCall, Project, Stage
+from ..errors import InvalidQuery
 from .eligibility import Verdict, assess
-from .errors import InvalidQuery
 from .reasons import DeadlineInfo
 
 PROPOSABLE = frozenset({CallStatus.OPEN, CallStatus.FORTHCOMING})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .domain import FundingCall, OrgKind, Stage
+from ..domain import FundingCall, OrgKind, Stage
 
 EU_MEMBERS = frozenset(
     [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .domain import FundingCall, Modality, Need, Organisation, OrgKind, Project, Stage
+from ..domain import FundingCall, Modality, Need, Organisation, OrgKind, Project, Stage
 
 _MODALITY_TERMS: dict[Modality, str] = {
     Modality.CAR_T: r"car[- ]?t\b|chimeric antigen receptor|car[- ]?nk",

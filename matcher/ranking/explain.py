@@ -10,16 +10,16 @@ from typing import Any
 
 import numpy as np
 
+from ..domain import FundingCall, Project, Stage, kind_of
+from ..errors import IndexNotBuilt
+from ..vectors.embedding import DocumentEncoder
 from .calls import deadline_info
 from .collection import Collections, Loaded, Query, Vector
-from .domain import FundingCall, Project, Stage, kind_of
 from .eligibility import Verdict, assess
-from .errors import IndexNotBuilt
 from .facets import shared
 from .features import FEATURES
-from .ranking import LinearScorer
 from .reasons import Reasons, SentencePair, positive_parts, summarise
-from .vectors.embedding import DocumentEncoder
+from .scorer import LinearScorer
 
 
 class Explainer:

@@ -21,8 +21,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import Stemmer
 
+from ..text import words
 from .terms import TermIndex
-from .text import words
 
 _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 _STEMMER = Stemmer.Stemmer("english")
@@ -178,7 +178,7 @@ class LexicalIndex:
     def shared_terms(self, text: str, row: int, limit: int = 6) -> list[str]:
         """The terms the text shares with document `row`, as a reason to show: multi-word terms
         first, then single words, rarest first; never stop words, numbers, units or generic
-        words (see `matcher.terms`). Not used for scoring."""
+        words (see `matcher.ranking.terms`). Not used for scoring."""
         return self.shown_.shared(text, row, limit)
 
 

@@ -12,14 +12,14 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from .domain import Entity, EntityKind, FundingCall, Organisation, Project
-from .errors import IndexNotBuilt
+from ..domain import Entity, EntityKind, FundingCall, Organisation, Project
+from ..errors import IndexNotBuilt
+from ..store import StoredDocument
+from ..vectors.embedding import Matrix, normalise
+from ..vectors.index import Manifest, VectorIndex
 from .facets import Facet, facet_source
 from .features import FEATURES, MAX_FACETS
 from .lexical import DocumentTfidfIndex, LexicalIndex, PhraseIndex, TfidfIndex
-from .store import StoredDocument
-from .vectors.embedding import Matrix, normalise
-from .vectors.index import Manifest, VectorIndex
 
 Vector = npt.NDArray[np.float32]
 

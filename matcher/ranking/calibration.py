@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .atomic import write_atomically
-from .errors import StaleIndex
+from ..atomic import write_atomically
+from ..errors import StaleIndex
 from .features import FEATURES
 
 CALIBRATION_FORMAT = 1
