@@ -36,10 +36,10 @@ from matcher import (
     load_directory,
 )
 
-from . import cli_admin
+from ..schemas import MatchList
+from ..wiring import make_encoder, open_recommender, open_store
+from . import admin as cli_admin
 from .console import _friendly, _settings
-from .schemas import MatchList
-from .wiring import make_encoder, open_recommender, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -378,7 +378,7 @@ def serve(host: str | None, port: int | None, load_dir: Path | None) -> None:
     """Serve the HTTP API (docs at /docs, schema at /openapi.json)."""
     import uvicorn
 
-    from .app import create_app
+    from ..app import create_app
 
     settings = _settings()
     with open_store(settings) as store:
@@ -402,6 +402,3 @@ def serve(host: str | None, port: int | None, load_dir: Path | None) -> None:
 
 
 cli_admin.register(main)
-
-if __name__ == "__main__":
-    main()

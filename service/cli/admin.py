@@ -21,8 +21,8 @@ from matcher import (
     update_user,
 )
 
+from ..wiring import make_encoder, open_store
 from .console import _friendly, _settings
-from .wiring import make_encoder, open_store
 
 
 @click.group()

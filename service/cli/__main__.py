@@ -1,0 +1,5 @@
+"""`python -m service.cli ...` runs the `matcher` command line."""
+
+from .matching import main
+
+main()
