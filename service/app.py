@@ -22,11 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from matcher import Embedder, Gate, MatcherError, Recommender, Settings, __version__
 
 from . import errors
-from .admin import admin, auth
+from .api import admin, api, auth, operations
 from .auth import SIGNED_IN, FailureLimiter, ForwardedHeaders, TrustedProxies
 from .deps import refuse_duplicate_keys, refuse_unknown_query
 from .limits import RequestLimiter
-from .routes import api, operations
 from .wiring import open_recommender, open_store, serve_fresh_indexes, settle
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,7 +36,18 @@ from matcher import (
 )
 
 from .auth import ConflictingCredentials, TooManyFailures
-from .schemas import ErrorOut
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["No project with id 'P-999'."])
+    details: list[Any] = []
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
 
 log = logging.getLogger(__name__)
 

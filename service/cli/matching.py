@@ -36,7 +36,7 @@ from matcher import (
     load_directory,
 )
 
-from ..schemas import MatchList
+from ..api.schemas import MatchList
 from ..wiring import make_encoder, open_recommender, open_store
 from . import admin as cli_admin
 from .console import _friendly, _settings

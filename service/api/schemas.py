@@ -45,17 +45,6 @@ Choice = Annotated[E, pydantic.Strict(False)]
 strict enum wants an instance; lax, it still takes only the enum's own values, nothing coerced."""
 
 
-class ErrorDetail(BaseModel):
-    status: int
-    code: str = Field(examples=["not_found"])
-    message: str = Field(examples=["No project with id 'P-999'."])
-    details: list[Any] = []
-
-
-class ErrorOut(BaseModel):
-    error: ErrorDetail
-
-
 class SentencePair(BaseModel):
     query: str
     candidate: str

@@ -20,9 +20,10 @@ from matcher import (
     update_user,
 )
 
-from .auth import SESSION_COOKIE, SIGNED_IN, is_https, password_bucket
-from .deps import AdminDep, GateDep, PrincipalDep, SettingsDep
-from .errors import responses
+from ..auth import SESSION_COOKIE, SIGNED_IN, is_https, password_bucket
+from ..deps import AdminDep, GateDep, PrincipalDep, SettingsDep
+from ..errors import responses
+from ..wiring import serve_fresh_indexes
 from .routes import ONE, POST, READ
 from .schemas import (
     AuditOut,
@@ -38,7 +39,6 @@ from .schemas import (
     UserOut,
     UserPatch,
 )
-from .wiring import serve_fresh_indexes
 
 auth = APIRouter(prefix="/auth", tags=["sign-in"])
 admin = APIRouter(prefix="/api/v1", tags=["admin"])

@@ -19,11 +19,11 @@ from matcher import (
 from matcher import __version__ as version
 from matcher.settings import MAX_K
 
-from .auth import OptionalPrincipalDep
-from .deps import RecommenderDep, ViewDep
-from .errors import responses
-from .export import EXPORT_COLUMNS, export_rows, write_csv
-from .limits import EXPENSIVE
+from ..auth import OptionalPrincipalDep
+from ..deps import RecommenderDep, ViewDep
+from ..errors import responses
+from ..export import EXPORT_COLUMNS, export_rows, write_csv
+from ..limits import EXPENSIVE
 from .schemas import (
     CallList,
     CallOut,
