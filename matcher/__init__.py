@@ -77,13 +77,12 @@ from .roles import (
     Role,
     Scope,
     User,
-    project_view,
 )
 from .settings import DEFAULT_MODEL, Settings
 from .store import Store, UpsertReport
 from .vectors.embedding import DocumentEncoder, Embedder, SentenceTransformerEmbedder, resolve_model
 from .vectors.index import Manifest, VectorIndex, read_manifest
-from .view import CallRecord, ExportRow, Gate, ListPage, View, require_admin
+from .view import CallRecord, ExportRow, Gate, ListPage, Page, ProjectRecord, View, require_admin
 
 __version__ = "0.2.0"
 
@@ -144,10 +143,12 @@ __all__ = [
     "OrgKind",
     "Organisation",
     "Outcome",
+    "Page",
     "PermissionDenied",
     "Principal",
     "Profile",
     "Project",
+    "ProjectRecord",
     "Ranker",
     "Ranking",
     "Reasons",
@@ -193,7 +194,6 @@ __all__ = [
     "parse_call",
     "parse_organisation",
     "parse_project",
-    "project_view",
     "ranker_path",
     "read_directory",
     "read_ledger",

@@ -53,7 +53,6 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.GUEST: frozenset(),
 }
 
-SUMMARY_FIELDS = ("id", "title", "abstract", "modality", "indications", "stage", "visibility")
 """The fields of a public project that a partner or guest sees."""
 
 
@@ -117,13 +116,6 @@ LOCAL_OPERATOR = Principal("local-operator", Role.ADMIN)
 
 def is_member(project: Project, user: str) -> bool:
     return user == project.owner or user in project.team
-
-
-def project_view(record: dict[str, Any], scope: Scope) -> dict[str, Any]:
-    """The fields of a project record the scope may read."""
-    if not scope.summaries:
-        return record
-    return {name: record[name] for name in SUMMARY_FIELDS}
 
 
 @dataclass(frozen=True)

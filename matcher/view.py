@@ -12,18 +12,29 @@ import datetime as dt
 import functools
 import threading
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
 
-from .domain import CallStatus, Entity, EntityKind, FundingCall, OrgKind, Project, Visibility
+from .domain import (
+    CallStatus,
+    Entity,
+    EntityKind,
+    FundingCall,
+    Modality,
+    Need,
+    Organisation,
+    OrgKind,
+    Project,
+    Stage,
+    Visibility,
+)
 from .errors import IndexNotBuilt, NotFound, PermissionDenied, StaleIndex
 from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target
 from .ranking.calls import deadline_info
 from .ranking.eligibility import Verdict, assess
 from .ranking.reasons import DeadlineInfo
 from .recommender import Recommender
-from .records import to_record
-from .roles import Action, Principal, Scope, project_view
+from .roles import Action, Principal, Scope
 from .store import Store
 
 CONFIDENTIAL = Scope(frozenset({Visibility.CONFIDENTIAL}))
@@ -87,15 +98,58 @@ class Gate:
         return cached
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class ListPage:
+class Page(Generic[T]):
+    """One page of a listing, and how many items the whole listing holds."""
+
     total: int
-    items: list[dict[str, Any]]
+    items: list[T]
+
+
+ListPage = Page
+"""The name this type had before it was generic."""
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    """A project as one principal may read it. Partners and guests get the public summary:
+    needs, owner, team and updated_at are then None."""
+
+    id: str
+    title: str
+    abstract: str
+    modality: Modality
+    indications: tuple[str, ...]
+    stage: Stage
+    visibility: Visibility
+    needs: tuple[Need, ...] | None = None
+    owner: str | None = None
+    team: tuple[str, ...] | None = None
+    updated_at: dt.datetime | None = None
+
+    @classmethod
+    def of(cls, project: Project, scope: Scope) -> ProjectRecord:
+        summary = cls(
+            project.id, project.title, project.abstract, project.modality,
+            project.indications, project.stage, project.visibility,
+        )  # fmt: skip
+        if scope.summaries:
+            return summary
+        return replace(
+            summary,
+            needs=project.needs,
+            owner=project.owner,
+            team=project.team,
+            updated_at=project.updated_at,
+        )
 
 
 @dataclass(frozen=True)
 class ExportRow:
-    project: dict[str, Any]
+    project: ProjectRecord
     partners: Ranking
     calls: Ranking
     call_facts: dict[str, tuple[DeadlineInfo, Verdict]]
@@ -137,13 +191,16 @@ class View:
 
     # ------------------------------------------------------------------ objects
 
-    def project(self, id: str) -> dict[str, Any]:
+    def project(self, id: str) -> ProjectRecord:
         project = self._project(id)
         self._audit("read", [project])
-        return project_view(to_record(project), self.scope)
+        return ProjectRecord.of(project, self.scope)
 
-    def organisation(self, id: str) -> dict[str, Any]:
-        return to_record(self.store.get(id, EntityKind.ORGANISATION, self.scope))
+    def organisation(self, id: str) -> Organisation:
+        organisation = self.store.get(id, EntityKind.ORGANISATION, self.scope)
+        if not isinstance(organisation, Organisation):
+            raise NotFound("organisation", id)
+        return organisation
 
     def call(self, id: str) -> CallRecord:
         call = self.store.get(id, EntityKind.CALL, self.scope)
@@ -151,25 +208,26 @@ class View:
             raise NotFound("call", id)
         return CallRecord(call, call.status_on(self.gate.today()))
 
-    def projects(self, offset: int = 0, limit: int | None = None) -> ListPage:
+    def projects(self, offset: int = 0, limit: int | None = None) -> Page[ProjectRecord]:
         items = self.store.entities(EntityKind.PROJECT, self.scope, offset, limit)
         self._audit("list", items)
-        return ListPage(
+        return Page(
             self.store.count(EntityKind.PROJECT, self.scope),
-            [project_view(to_record(p), self.scope) for p in items],
+            [ProjectRecord.of(p, self.scope) for p in items if isinstance(p, Project)],
         )
 
-    def organisations(self, offset: int = 0, limit: int | None = None) -> ListPage:
+    def organisations(self, offset: int = 0, limit: int | None = None) -> Page[Organisation]:
         items = self.store.entities(EntityKind.ORGANISATION, self.scope, offset, limit)
-        return ListPage(
-            self.store.count(EntityKind.ORGANISATION, self.scope), [to_record(o) for o in items]
+        return Page(
+            self.store.count(EntityKind.ORGANISATION, self.scope),
+            [o for o in items if isinstance(o, Organisation)],
         )
 
-    def calls(self, offset: int = 0, limit: int | None = None) -> tuple[int, list[CallRecord]]:
+    def calls(self, offset: int = 0, limit: int | None = None) -> Page[CallRecord]:
         items = self.store.entities(EntityKind.CALL, self.scope, offset, limit)
         today = self.gate.today()
         calls = [CallRecord(c, c.status_on(today)) for c in items if isinstance(c, FundingCall)]
-        return self.store.count(EntityKind.CALL, self.scope), calls
+        return Page(self.store.count(EntityKind.CALL, self.scope), calls)
 
     # ------------------------------------------------------------------ matches
 
@@ -267,7 +325,7 @@ class View:
                         assess(call, project.stage, recommender.hub_country),
                     )
             yield ExportRow(
-                project_view(to_record(project), self.scope),
+                ProjectRecord.of(project, self.scope),
                 recommender.partners_for(project.id, k, explain=False, allowed=organisations),
                 found,
                 facts,

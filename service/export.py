@@ -42,9 +42,7 @@ EXPORT_COLUMNS = (
 def export_rows(rows: Iterable[ExportRow]) -> Iterable[list[object]]:
     for row in rows:
         p = row.project
-        lead = [
-            p["id"], p["title"], p["visibility"], p["modality"], p["stage"], p.get("owner") or ""
-        ]  # fmt: skip
+        lead = [p.id, p.title, p.visibility, p.modality, p.stage, p.owner or ""]
         for m in row.partners:
             yield [*lead, "partner", *_match(m), "", "", "", "", ""]
         for m in row.calls:

@@ -124,22 +124,22 @@ def get_project(project_id: Id, view: ViewDep) -> ProjectOut:
 def list_organisations(view: ViewDep, offset: Offset = 0, limit: Limit = 100) -> OrganisationList:
     """Organisation profiles: companies, CDMOs, CROs, hospital units, academic groups, funders."""
     page = view.organisations(offset, limit)
-    items = [OrganisationOut.model_validate(o) for o in page.items]
+    items = [OrganisationOut.of(o) for o in page.items]
     return OrganisationList(total=page.total, offset=offset, limit=limit, items=items)
 
 
 @api.get("/organisations/{organisation_id}", tags=["organisations"], responses=ONE)
 def get_organisation(organisation_id: Id, view: ViewDep) -> OrganisationOut:
     """One organisation."""
-    return OrganisationOut.model_validate(view.organisation(organisation_id))
+    return OrganisationOut.of(view.organisation(organisation_id))
 
 
 @api.get("/calls", tags=["calls"], responses=READ)
 def list_calls(view: ViewDep, offset: Offset = 0, limit: Limit = 100) -> CallList:
     """Funding calls, with their status today."""
-    total, calls = view.calls(offset, limit)
-    items = [_call(c) for c in calls]
-    return CallList(total=total, offset=offset, limit=limit, items=items)
+    page = view.calls(offset, limit)
+    items = [_call(c) for c in page.items]
+    return CallList(total=page.total, offset=offset, limit=limit, items=items)
 
 
 @api.get("/calls/{call_id}", tags=["calls"], responses=ONE)

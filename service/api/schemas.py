@@ -17,6 +17,7 @@ from matcher import (
     Match,
     Modality,
     Need,
+    Organisation,
     OrgKind,
     Outcome,
     Profile,
@@ -236,7 +237,9 @@ class DocumentOut(BaseModel):
 
 class ProjectOut(BaseModel):
     """A project. Partners and guests get the public summary: needs, owner, team and updated_at
-    are then null."""
+    are then null. Read from a matcher.ProjectRecord."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: str
     title: str
@@ -261,6 +264,20 @@ class OrganisationOut(BaseModel):
     modalities: list[str]
     indications: list[str]
     documents: list[DocumentOut]
+
+    @classmethod
+    def of(cls, o: Organisation) -> OrganisationOut:
+        return cls(
+            id=o.id,
+            name=o.name,
+            kind=o.kind,
+            country=o.country,
+            website=o.website,
+            capabilities=list(o.capabilities),
+            modalities=[m.value for m in o.modalities],
+            indications=list(o.indications),
+            documents=[DocumentOut(title=d.title, text=d.text) for d in o.profile],
+        )
 
 
 class CallOut(BaseModel):

@@ -350,14 +350,12 @@ def list_(kind: str, key: str | None) -> None:
         view = _view(store, settings, key)
         if kind == "projects":
             for p in view.projects().items:
-                click.echo(
-                    f"{p['id']}\t{p['title']}\t{p['modality']}, {p['stage']}, {p['visibility']}"
-                )
+                click.echo(f"{p.id}\t{p.title}\t{p.modality}, {p.stage}, {p.visibility}")
         elif kind == "organisations":
             for o in view.organisations().items:
-                click.echo(f"{o['id']}\t{o['name']}\t{o['kind']}, {o['country']}")
+                click.echo(f"{o.id}\t{o.name}\t{o.kind}, {o.country}")
         else:
-            for record in view.calls()[1]:
+            for record in view.calls().items:
                 c = record.call
                 click.echo(f"{c.id}\t{c.title}\t{c.funder}, {record.status.value}")
 
