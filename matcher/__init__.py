@@ -1,5 +1,7 @@
 """Partner and funding-call matching for an ATMP translational hub: the library."""
 
+import typing as _typing
+
 from .access.accounts import (
     authenticate,
     create_user,
@@ -54,7 +56,7 @@ from .ranking.eligibility import Outcome, Rule, Verdict, assess
 from .ranking.features import FEATURES
 from .ranking.lexical import LexicalIndex
 from .ranking.reasons import DeadlineInfo, Reasons, SentencePair
-from .ranking.scorer import DEFAULT_SCORER, LinearScorer, Ranker, load_scorer, save_scorer
+from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer, save_scorer
 from .ranking.terms import (
     FIELD_WORDS,
     STOP_WORDS,
@@ -83,6 +85,20 @@ from .store import Store, UpsertReport
 from .vectors.embedding import DocumentEncoder, Embedder, SentenceTransformerEmbedder, resolve_model
 from .vectors.index import Manifest, VectorIndex, read_manifest
 from .view import CallRecord, ExportRow, Gate, ListPage, Page, ProjectRecord, View, require_admin
+
+if _typing.TYPE_CHECKING:
+    from .ranking.ranker import Ranker
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """`Ranker` imports scikit-learn, which only training needs: it is loaded when first asked
+    for, so serving and the command line start without it."""
+    if name == "Ranker":
+        from .ranking.ranker import Ranker
+
+        return Ranker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.2.0"
 

@@ -275,3 +275,45 @@ def test_informative_words():
         assert not is_informative(word), word
     for word in ["lentiviral", "car-t", "cd19", "4-1bb", "busulfan", "first-in-human"]:
         assert is_informative(word), word
+
+
+def _demo_texts():
+    from matcher import read_directory
+
+    parsed = read_directory(ROOT / "data" / "demo")
+    return [d.text for records in parsed.values() for e in records for d in e.documents()]
+
+
+def test_the_word_counter_gives_scikit_learns_matrix():
+    """The real thing beside ours: scikit-learn's CountVectorizer, as the features used it."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from matcher.ranking.lexical import tokens
+    from matcher.ranking.vectorizers import NgramCounter
+
+    texts = _demo_texts()
+    theirs = CountVectorizer(
+        tokenizer=tokens, lowercase=False, token_pattern=None, ngram_range=(1, 2)
+    )
+    expected = theirs.fit_transform(texts)
+    ours = NgramCounter(tokens, (1, 2))
+    got = ours.fit_transform(texts)
+    assert ours.vocabulary_ == theirs.vocabulary_
+    assert (got != expected.astype(np.float32)).nnz == 0
+    query = ["AAV8 gene therapy for retinitis pigmentosa; unseen-word here"]
+    assert (ours.transform(query) != theirs.transform(query).astype(np.float32)).nnz == 0
+
+
+def test_the_word_hasher_gives_scikit_learns_columns():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from matcher.ranking.lexical import tokens
+    from matcher.ranking.vectorizers import NgramHasher
+
+    texts = _demo_texts()
+    theirs = HashingVectorizer(
+        tokenizer=tokens, lowercase=False, token_pattern=None, ngram_range=(1, 4),
+        n_features=2**22, alternate_sign=False, norm=None, dtype=np.float32,
+    )  # fmt: skip
+    ours = NgramHasher(tokens, (1, 4), 2**22)
+    assert (ours.transform(texts) != theirs.transform(texts)).nnz == 0

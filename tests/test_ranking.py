@@ -66,7 +66,7 @@ def test_a_pairwise_ranker_orders_rows_within_groups():
 
 
 def test_pairwise_differences_weigh_each_group_by_its_mean_weight():
-    from matcher.ranking.scorer import pairwise_differences
+    from matcher.ranking.ranker import pairwise_differences
 
     X = np.arange(10, dtype=np.float64).reshape(5, 2)
     grades = np.array([1.0, 0.0, 0.0, 3.0, 1.0])

@@ -1,6 +1,8 @@
 """Ranking: the features of a pair, the scorer and its calibration, the calls' status and
 eligibility, and the reasons of a match."""
 
+import typing as _typing
+
 from .calibration import GOOD, STRONG, Calibration, Strength, strength_of
 from .calls import CallBook, deadline_info, timing_of
 from .collection import Collections, Loaded, Query
@@ -9,7 +11,7 @@ from .explain import Explainer
 from .features import FEATURES
 from .lexical import LexicalIndex
 from .reasons import DeadlineInfo, Reasons, SentencePair
-from .scorer import DEFAULT_SCORER, LinearScorer, Ranker, load_scorer, save_scorer
+from .scorer import DEFAULT_SCORER, LinearScorer, load_scorer, save_scorer
 from .terms import (
     FIELD_WORDS,
     STOP_WORDS,
@@ -19,6 +21,20 @@ from .terms import (
     is_informative,
     is_number,
 )
+
+if _typing.TYPE_CHECKING:
+    from .ranker import Ranker
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """`Ranker` imports scikit-learn, which only training needs: it is loaded when first asked
+    for, so serving and the command line start without it."""
+    if name == "Ranker":
+        from .ranker import Ranker
+
+        return Ranker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_SCORER",

@@ -23,6 +23,7 @@ import Stemmer
 
 from ..text import words
 from .terms import TermIndex
+from .vectorizers import NgramCounter, NgramHasher
 
 _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 _STEMMER = Stemmer.Stemmer("english")
@@ -190,11 +191,7 @@ class TfidfIndex:
         self.ngram_range = ngram_range
 
     def fit(self, documents: Sequence[str], owner: npt.NDArray[np.int64], n: int) -> TfidfIndex:
-        from sklearn.feature_extraction.text import CountVectorizer
-
-        self.vectorizer_ = CountVectorizer(
-            tokenizer=tokens, lowercase=False, token_pattern=None, ngram_range=self.ngram_range
-        )
+        self.vectorizer_ = NgramCounter(tokens, self.ngram_range)
         counts = sp.csr_matrix(self.vectorizer_.fit_transform(documents), dtype=np.float32)
         df = np.asarray((counts > 0).sum(axis=0), dtype=np.float64).ravel()
         self.idf_ = (np.log((1 + len(documents)) / (1 + df)) + 1).astype(np.float32)
@@ -253,18 +250,7 @@ class DocumentTfidfIndex:
     def fit(
         self, documents: Sequence[str], owner: npt.NDArray[np.int64], n: int
     ) -> DocumentTfidfIndex:
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        self.vectorizer_ = HashingVectorizer(
-            tokenizer=tokens,
-            lowercase=False,
-            token_pattern=None,
-            ngram_range=self.ngram_range,
-            n_features=self.buckets,
-            alternate_sign=False,
-            norm=None,
-            dtype=np.float32,
-        )
+        self.vectorizer_ = NgramHasher(tokens, self.ngram_range, self.buckets)
         counts = sp.csr_matrix(self.vectorizer_.transform(documents), dtype=np.float32)
         df = np.bincount(counts.indices, minlength=self.buckets).astype(np.float64)
         self.idf_ = (np.log((1 + len(documents)) / (1 + df)) + 1).astype(np.float32)

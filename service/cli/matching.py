@@ -36,7 +36,6 @@ from matcher import (
     load_directory,
 )
 
-from ..api.schemas import MatchList
 from ..wiring import make_encoder, open_recommender, open_store
 from . import admin as cli_admin
 from .console import _friendly, _settings
@@ -82,6 +81,9 @@ def _view(
 
 def _print_matches(ranking: Ranking, as_json: bool, query: str, direction: str) -> None:
     if as_json:
+        # The API's schema (FastAPI and pydantic) is loaded only for JSON output.
+        from ..api.schemas import MatchList
+
         out = MatchList.of(query, direction, ranking)
         click.echo(json.dumps(out.model_dump(mode="json"), indent=2))
         return
