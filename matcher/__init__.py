@@ -2,18 +2,23 @@
 
 import typing as _typing
 
-from .access.accounts import (
+from .access import (
     authenticate,
     create_user,
+    erase,
+    erased_ids,
+    erasure_ledger,
     issue_key,
+    ledger_path,
     login,
     logout,
+    read_ledger,
+    replay,
     revoke_key,
     session_principal,
     set_password,
     update_user,
 )
-from .access.erasure import erase, erased_ids, erasure_ledger, ledger_path, read_ledger, replay
 from .build import BuildProgress, KindReport, build_indexes, index_dir
 from .domain import (
     Budget,
@@ -50,21 +55,34 @@ from .errors import (
 )
 from .ingest import LoadReport, load_directory, read_directory
 from .matches import ALL_STATUSES, NO_PROFILE, Match, Profile, Ranking, Target
-from .ranking.calibration import GOOD, STRONG, Calibration, Strength, strength_of
-from .ranking.calls import deadline_info, timing_of
-from .ranking.eligibility import Outcome, Rule, Verdict, assess
-from .ranking.features import FEATURES
-from .ranking.lexical import LexicalIndex
-from .ranking.reasons import DeadlineInfo, Reasons, SentencePair
-from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer, save_scorer
-from .ranking.terms import (
+from .ranking import (
+    DEFAULT_SCORER,
+    FEATURES,
     FIELD_WORDS,
+    GOOD,
     STOP_WORDS,
+    STRONG,
     UNITS,
     WEAK_WORDS,
+    Calibration,
+    DeadlineInfo,
+    LexicalIndex,
+    LinearScorer,
+    Outcome,
+    Reasons,
+    Rule,
+    SentencePair,
+    Strength,
     TermIndex,
+    Verdict,
+    assess,
+    deadline_info,
     is_informative,
     is_number,
+    load_scorer,
+    save_scorer,
+    strength_of,
+    timing_of,
 )
 from .recommender import Recommender, calibration_path, ranker_path
 from .records import parse_call, parse_organisation, parse_project, to_record
@@ -82,8 +100,15 @@ from .roles import (
 )
 from .settings import DEFAULT_MODEL, Settings
 from .store import Store, UpsertReport
-from .vectors.embedding import DocumentEncoder, Embedder, SentenceTransformerEmbedder, resolve_model
-from .vectors.index import Manifest, VectorIndex, read_manifest
+from .vectors import (
+    DocumentEncoder,
+    Embedder,
+    Manifest,
+    SentenceTransformerEmbedder,
+    VectorIndex,
+    read_manifest,
+    resolve_model,
+)
 from .view import CallRecord, ExportRow, Gate, ListPage, Page, ProjectRecord, View, require_admin
 
 if _typing.TYPE_CHECKING:
