@@ -7,6 +7,7 @@ limited per address elsewhere (auth.py); this limit counts authenticated callers
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -69,11 +70,10 @@ def caller_of(request: Request, principal: Principal) -> str:
     its session."""
     scheme, bearer = get_authorization_scheme_param(request.headers.get("Authorization"))
     key = request.headers.get("X-API-Key") or (bearer if scheme.lower() == "bearer" else None)
-    if key:
-        try:
+    # A malformed key is not the credential that authenticated the request: count the user.
+    with contextlib.suppress(NotAuthenticated):
+        if key:
             return f"key:{split_key(key)[0]}"
-        except NotAuthenticated:  # not the credential that authenticated the request
-            pass
     return f"user:{principal.user}"
 
 

@@ -114,6 +114,19 @@ def _label(m: Match) -> str:
     return m.funder or (m.modality.value if m.modality else m.entity.value)
 
 
+TOP_K = click.option(
+    "-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10)."
+)
+AS_JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print the matches as JSON, as the API."
+)
+KINDS = click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice([k.value for k in OrgKind]),
+    help="Partners only: only organisations of this kind (repeatable).",
+)
 STATUS = click.option(
     "--status",
     "statuses",
@@ -210,17 +223,11 @@ def build(sentences: bool) -> None:
     show_default=True,
     help="What to recommend.",
 )
-@click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
-@click.option(
-    "--kind",
-    "kinds",
-    multiple=True,
-    type=click.Choice([k.value for k in OrgKind]),
-    help="Only organisations of this kind (repeatable).",
-)
+@TOP_K
+@KINDS
 @STATUS
 @INELIGIBLE
-@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON, as the API.")
+@AS_JSON
 @KEY
 @_friendly
 def recommend(
@@ -255,9 +262,9 @@ def _statuses(values: tuple[str, ...]) -> frozenset[CallStatus]:
 
 @main.command()
 @click.argument("org_or_call_id")
-@click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
+@TOP_K
 @INELIGIBLE
-@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON, as the API.")
+@AS_JSON
 @KEY
 @_friendly
 def reverse(
@@ -285,14 +292,8 @@ def reverse(
     default="partners",
     show_default=True,
 )
-@click.option("-k", type=click.IntRange(1, 100), default=None, help="Default: MATCHER_TOP_K (10).")
-@click.option(
-    "--kind",
-    "kinds",
-    multiple=True,
-    type=click.Choice([k.value for k in OrgKind]),
-    help="Partners only: only organisations of this kind (repeatable).",
-)
+@TOP_K
+@KINDS
 @click.option(
     "--stage",
     type=click.Choice([s.value for s in Stage]),
@@ -308,7 +309,7 @@ def reverse(
 )
 @STATUS
 @INELIGIBLE
-@click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON, as the API.")
+@AS_JSON
 @KEY
 @_friendly
 def search(
