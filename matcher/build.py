@@ -70,7 +70,7 @@ def build_indexes(
             data_hash,
             sentences,
             database_id=store.database_id,
-            database=str(store.path),
+            database=store.location,
         )
         index.save(index_dir(models_dir, kind), manifest)
         seconds = time.perf_counter() - started

@@ -473,7 +473,7 @@ def _load_index(
         model=model,
         data_hash=store.data_hash(kind, documents),
         database_id=store.database_id,
-        database=str(store.path),
+        database=store.location,
     )
 
 

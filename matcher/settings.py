@@ -23,6 +23,10 @@ class Settings:
     """Everything configurable. Each field is read from MATCHER_<FIELD NAME IN CAPITALS>."""
 
     db_path: Path = Path("var/matcher.db")
+    """The SQLite file, unless `database_url` names a database server."""
+    database_url: str = ""
+    """A PostgreSQL database shared by several servers, e.g.
+    `postgresql://matcher@db.internal/matcher` (psycopg 3); empty means the SQLite file."""
     models_dir: Path = Path("models")
     model: str = DEFAULT_MODEL
     device: str = "cpu"
@@ -70,6 +74,11 @@ class Settings:
                 f"MATCHER_HUB_COUNTRY={self.hub_country!r} is not an ISO 3166-1 alpha-2 code"
             )
 
+    @property
+    def database(self) -> Path | str:
+        """What `Store` opens: the server's URL when one is set, else the SQLite file."""
+        return self.database_url or self.db_path
+
     def current_date(self) -> dt.date:
         return self.today or dt.date.today()
 
@@ -80,6 +89,7 @@ def _optional_date(raw: str) -> dt.date | None:
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "db_path": Path,
+    "database_url": str.strip,
     "models_dir": Path,
     "model": str,
     "device": str,

@@ -16,7 +16,7 @@ from matcher import (
 
 
 def open_store(settings: Settings) -> Store:
-    return Store(settings.db_path)
+    return Store(settings.database)
 
 
 def make_encoder(

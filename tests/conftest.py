@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -25,9 +26,65 @@ from matcher import (
     issue_key,
     load_directory,
 )
+from tests.postgres import Cluster, postgres_or_skip
 
 TODAY = dt.date(2026, 11, 25)
 ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("sqlite", "postgresql")
+URL_FILE = "database.url"
+"""In a world folder on PostgreSQL: the URL of its database (on SQLite: matcher.db)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests in a module marked `both_databases` run on SQLite and on PostgreSQL (their world,
+    store and database fixtures), unless marked `sqlite_only`."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("backend", ["sqlite"], indirect=True)
+    elif metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database the test's fixtures use: SQLite unless the module runs on both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One throw-away PostgreSQL server for the session (skips without PostgreSQL, but fails
+    in CI)."""
+    with postgres_or_skip() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path | str]:
+    """An empty database of the test's backend: a SQLite file, or a PostgreSQL URL."""
+    if backend == "sqlite":
+        yield tmp_path / "m.db"
+        return
+    cluster: Cluster = request.getfixturevalue("postgres")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield cluster.create_database(name)
+    cluster.drop_database(name)
+
+
+def database_of(world: Path) -> Path | str:
+    """The database of a world folder: its PostgreSQL URL, or its SQLite file."""
+    url = world / URL_FILE
+    return url.read_text().strip() if url.exists() else world / "matcher.db"
+
+
+def world_settings(world: Path, **fields: Any) -> Settings:
+    """Settings for a world folder, on whichever database it lives."""
+    database = database_of(world)
+    url = {"database_url": database} if isinstance(database, str) else {}
+    # On PostgreSQL the SQLite path still places the erasure ledger's file (erasure.py).
+    located = {"db_path": world / "matcher.db", "models_dir": world / "models", **url}
+    return Settings(**{**located, **fields})
 
 
 def make_project(**fields: Any) -> dict[str, Any]:
@@ -188,11 +245,15 @@ def write_world(
     return directory
 
 
-def build_world(root: Path, embedder: SentenceTransformerEmbedder, data: Path) -> Path:
-    """Load `data` into root/matcher.db and build the indexes in root/models, beside the
-    product's calibrations (so scores are calibrated as in the service); no trained ranker, so
-    the default scorer ranks."""
-    with Store(root / "matcher.db") as store:
+def build_world(
+    root: Path, embedder: SentenceTransformerEmbedder, data: Path, database: Path | str = ""
+) -> Path:
+    """Load `data` into root/matcher.db (or the PostgreSQL database given) and build the
+    indexes in root/models, beside the product's calibrations (so scores are calibrated as in
+    the service); no trained ranker, so the default scorer ranks."""
+    if database:
+        (root / URL_FILE).write_text(str(database))
+    with Store(database or root / "matcher.db") as store:
         load_directory(store, data)
         build_indexes(store, DocumentEncoder(embedder, store), root / "models")
     (root / "models" / "ranker").mkdir(parents=True, exist_ok=True)
@@ -217,22 +278,53 @@ def built_world(
     return build_world(root, embedder, write_world(root / "data"))
 
 
+@pytest.fixture(scope="session")
+def built_world_pg(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    postgres: Cluster,
+) -> Path:
+    """The small world on PostgreSQL: a template database that tests' databases copy."""
+    root = tmp_path_factory.mktemp("world-pg")
+    template = postgres.create_database("world_template")
+    return build_world(root, embedder, write_world(root / "data"), template)
+
+
 @pytest.fixture
-def world(built_world: Path, tmp_path: Path) -> Path:
+def world(
+    built_world: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     """A private copy of the built world: its data, database and indexes."""
-    target = tmp_path / "world"
-    shutil.copytree(built_world, target)
-    return target
+    yield from copy_world(request, built_world, "built_world_pg", tmp_path / "world", backend)
+
+
+def copy_world(
+    request: pytest.FixtureRequest, sqlite_world: Path, pg_fixture: str, target: Path, backend: str
+) -> Iterator[Path]:
+    """Copy a built world for one test: its folder, and on PostgreSQL its database (created
+    from the world's template database, so the indexes' database identity still holds)."""
+    if backend == "sqlite":
+        shutil.copytree(sqlite_world, target)
+        yield target
+        return
+    built: Path = request.getfixturevalue(pg_fixture)
+    cluster: Cluster = request.getfixturevalue("postgres")
+    shutil.copytree(built, target)
+    template = str(database_of(built)).rsplit("/", 1)[1]
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    (target / URL_FILE).write_text(cluster.create_database(name, template=template))
+    yield target
+    cluster.drop_database(name)
 
 
 @pytest.fixture
 def settings(world: Path) -> Settings:
-    return Settings(db_path=world / "matcher.db", models_dir=world / "models", today=TODAY)
+    return world_settings(world, today=TODAY)
 
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    with Store(settings.db_path) as s:
+    with Store(settings.database) as s:
         yield s
 
 
@@ -250,10 +342,10 @@ def with_today(settings: Settings, today: dt.date) -> Settings:
 
 
 def add_user(
-    db_path: Path, username: str, role: str, organisation: str | None = None
+    database: Path | str, username: str, role: str, organisation: str | None = None
 ) -> dict[str, str]:
     """Create a user with an API key in the database; returns the request headers for it."""
-    with Store(db_path) as store:
+    with Store(database) as store:
         create_user(store, username, Role(role), organisation)
         _, key = issue_key(store, username)
     return {"Authorization": f"Bearer {key}"}
@@ -393,23 +485,33 @@ def built_access_world(
     return build_world(root, embedder, data)
 
 
+@pytest.fixture(scope="session")
+def built_access_world_pg(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    postgres: Cluster,
+) -> Path:
+    root = tmp_path_factory.mktemp("access-pg")
+    data = write_world(root / "data", ACCESS_PROJECTS, ACCESS_ORGANISATIONS, ACCESS_CALLS)
+    return build_world(root, embedder, data, postgres.create_database("access_template"))
+
+
 @pytest.fixture
-def access_world(built_access_world: Path, tmp_path: Path) -> Path:
+def access_world(
+    built_access_world: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     target = tmp_path / "access"
-    shutil.copytree(built_access_world, target)
-    return target
+    yield from copy_world(request, built_access_world, "built_access_world_pg", target, backend)
 
 
 def access_settings(world: Path, **overrides: Any) -> Settings:
-    return Settings(
-        db_path=world / "matcher.db", models_dir=world / "models", today=TODAY, **overrides
-    )
+    return world_settings(world, today=TODAY, **overrides)
 
 
-def add_principals(db_path: Path) -> dict[str, dict[str, str]]:
+def add_principals(database: Path | str) -> dict[str, dict[str, str]]:
     """One user with a key per role; request headers by role name (anonymous: none)."""
     headers = {
-        role: add_user(db_path, username, kind, organisation)
+        role: add_user(database, username, kind, organisation)
         for role, (username, kind, organisation) in PRINCIPALS.items()
     }
     return {**headers, "anonymous": {}}
@@ -456,3 +558,10 @@ def demo(demo_world: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Re
             hub_country="SE",
             today=lambda: DEMO_TODAY,
         )
+
+
+def use_database(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point the `matcher` command at the settings' database, as its environment would."""
+    monkeypatch.setenv("MATCHER_DB_PATH", str(settings.db_path))
+    if settings.database_url:
+        monkeypatch.setenv("MATCHER_DATABASE_URL", settings.database_url)

@@ -9,7 +9,7 @@ ERROR_KEYS = {"status", "code", "message", "details"}
 
 @pytest.fixture
 def client(settings, embedder):
-    headers = add_user(settings.db_path, "admin", "admin")
+    headers = add_user(settings.database, "admin", "admin")
     with TestClient(create_app(settings, embedder), headers=headers) as c:
         yield c
 

@@ -35,7 +35,10 @@ from tests.conftest import (
     access_settings,
     add_principals,
     served_routes,
+    use_database,
 )
+
+pytestmark = pytest.mark.both_databases
 
 ROLES = ("admin", "bizdev", "researcher", "guest", "anonymous")
 OBJECTS = {
@@ -232,12 +235,12 @@ def run(built_access_world, embedder, tmp_path_factory) -> Run:
     world = tmp_path_factory.mktemp("matrix") / "world"
     shutil.copytree(built_access_world, world)
     settings = access_settings(world, auth_failures=1000)
-    headers = add_principals(settings.db_path)
-    with Store(settings.db_path) as store:
+    headers = add_principals(settings.database)
+    with Store(settings.database) as store:
         for username, _, _ in PRINCIPALS.values():
             set_password(store, username, PASSWORD)
         create_user(store, SPARE, Role.RESEARCHER)
-    result = Run(db=settings.db_path)
+    result = Run(db=settings.database)
     root = logging.getLogger()
     handler = _Collect(result.logs)
     level = root.level
@@ -248,7 +251,7 @@ def run(built_access_world, embedder, tmp_path_factory) -> Run:
         with TestClient(app) as client:
             result.openapi = client.get("/openapi.json").text
             result.routes = served_routes(app)
-            context: dict[str, Any] = {"db": settings.db_path}
+            context: dict[str, Any] = {"db": settings.database}
             for (method, path), row, role, obj in CELLS:
                 url, body = row.request(OBJECTS[obj], role, context)
                 client.cookies.clear()
@@ -309,7 +312,7 @@ def _project_ids(content_type: str, body: str) -> set[str]:
 
 def test_reverse_rankings_still_return_k_visible_projects(access_world, embedder):
     settings = access_settings(access_world)
-    headers = add_principals(settings.db_path)
+    headers = add_principals(settings.database)
     urls = ["/api/v1/organisations/O-SITE/projects", "/api/v1/calls/C-CART/projects"]
     with TestClient(create_app(settings, embedder)) as client:
         for url in urls:
@@ -326,7 +329,7 @@ def test_reverse_rankings_still_return_k_visible_projects(access_world, embedder
 
 def test_team_members_see_and_match_their_confidential_project(access_world, embedder):
     settings = access_settings(access_world)
-    headers = add_principals(settings.db_path)
+    headers = add_principals(settings.database)
     with TestClient(create_app(settings, embedder)) as client:
         project = client.get("/api/v1/projects/P-TEAM-CONF", headers=headers["researcher"])
         assert project.status_code == 200 and CANARY_TEAM in project.text
@@ -374,12 +377,12 @@ def test_no_canary_in_the_openapi_schema_or_the_logs(run):
 
 def test_no_canary_in_cli_output_for_principals_who_may_not_see_it(access_world, monkeypatch):
     settings = access_settings(access_world)
-    monkeypatch.setenv("MATCHER_DB_PATH", str(settings.db_path))
+    use_database(monkeypatch, settings)
     monkeypatch.setenv("MATCHER_MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("MATCHER_TODAY", "2026-11-25")
     keys = {
         role: headers["Authorization"].removeprefix("Bearer ")
-        for role, headers in add_principals(settings.db_path).items()
+        for role, headers in add_principals(settings.database).items()
         if headers
     }
     commands = [

@@ -24,7 +24,9 @@ from matcher import (
 from matcher.text import content_hash
 from service.app import create_app
 from service.cli import main
-from tests.conftest import CANARY_OTHER, TODAY, access_settings, add_principals
+from tests.conftest import CANARY_OTHER, TODAY, access_settings, add_principals, use_database
+
+pytestmark = pytest.mark.both_databases
 
 ERASED = "P-OTHER-CONF"
 
@@ -32,7 +34,7 @@ ERASED = "P-OTHER-CONF"
 @pytest.fixture
 def env(access_world, monkeypatch):
     settings = access_settings(access_world)
-    monkeypatch.setenv("MATCHER_DB_PATH", str(settings.db_path))
+    use_database(monkeypatch, settings)
     monkeypatch.setenv("MATCHER_MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("MATCHER_TODAY", TODAY.isoformat())
     return settings
@@ -67,12 +69,12 @@ def every_endpoint(client, headers):
 
 
 def test_erased_project_is_gone_from_every_direction(env, embedder):
-    headers = add_principals(env.db_path)["admin"]
+    headers = add_principals(env.database)["admin"]
     with TestClient(create_app(env, embedder)) as client:
         before = every_endpoint(client, headers)
         assert CANARY_OTHER in before["/api/v1/export/projects?k=20"].text
         assert ERASED in before["/api/v1/organisations/O-SITE/projects?k=100"].text
-        with Store(env.db_path) as store:  # another connection, as `matcher erase` would be
+        with Store(env.database) as store:  # another connection, as `matcher erase` would be
             erase(
                 store,
                 DocumentEncoder(embedder, store),
@@ -103,7 +105,7 @@ def check_gone(responses):
 
 
 def test_erase_cleans_store_cache_indexes_and_writes_a_ledger(env, embedder):
-    with Store(env.db_path) as store:
+    with Store(env.database) as store:
         encoder = DocumentEncoder(embedder, store)
         project = store.get(ERASED)
         units = encoder.units([d.text for d in project.documents()])
@@ -111,7 +113,7 @@ def test_erase_cleans_store_cache_indexes_and_writes_a_ledger(env, embedder):
         documents_before = read_manifest(env.models_dir / "projects").count
     output = cli("erase", "project", ERASED, "--by", "dpo", "--yes")
     assert "ledger entry 1" in output
-    with Store(env.db_path) as store:
+    with Store(env.database) as store:
         with pytest.raises(NotFound):
             store.get(ERASED)
         assert not store.cached_vectors(embedder.name, [content_hash(u) for u in units])
@@ -135,27 +137,28 @@ def test_erase_cleans_store_cache_indexes_and_writes_a_ledger(env, embedder):
     assert ERASED not in listed and ERASED not in searched
 
 
+@pytest.mark.sqlite_only  # a file copy as the backup; the replay is the same on PostgreSQL
 def test_a_restored_backup_is_erased_again_and_loading_leaves_it_out(env, access_world):
     backup = access_world / "backup.db"
-    with Store(env.db_path):
+    with Store(env.database):
         pass  # brings the schema up to date before the copy
     shutil.copy(env.db_path, backup)
     cli("erase", "project", ERASED, "--yes")
     shutil.copy(backup, env.db_path)  # the restore brings the record back
     for suffix in ("-wal", "-shm"):
         env.db_path.with_name(env.db_path.name + suffix).unlink(missing_ok=True)
-    with Store(env.db_path) as store:
+    with Store(env.database) as store:
         assert store.get(ERASED).id == ERASED
     assert "Re-applied 1 erasures" in cli("erase", "--replay", "--yes")
     assert "Re-applied 0 erasures" in cli("erase", "--replay", "--yes")
     loaded = cli("load", str(access_world / "data"))
     assert f"left out 1 erased records: {ERASED}" in loaded
-    with Store(env.db_path) as store, pytest.raises(NotFound):
+    with Store(env.database) as store, pytest.raises(NotFound):
         store.get(ERASED)
 
 
 def test_erasing_an_organisation_removes_it_from_partner_matches(env, embedder):
-    headers = add_principals(env.db_path)["bizdev"]
+    headers = add_principals(env.database)["bizdev"]
     cli("erase", "organisation", "O-SITE", "--yes")
     with TestClient(create_app(env, embedder)) as client:
         partners = client.get("/api/v1/projects/P-PUBLIC/partners", headers=headers).json()
@@ -164,7 +167,7 @@ def test_erasing_an_organisation_removes_it_from_partner_matches(env, embedder):
 
 
 def test_erasing_a_user_ends_their_keys_and_pseudonymises_the_audit(env, embedder):
-    principals = add_principals(env.db_path)
+    principals = add_principals(env.database)
     key = principals["researcher"]["Authorization"].removeprefix("Bearer ")
     with TestClient(create_app(env, embedder)) as client:
         read = client.get("/api/v1/projects/P-OWN-CONF", headers=principals["researcher"])
@@ -172,7 +175,7 @@ def test_erasing_a_user_ends_their_keys_and_pseudonymises_the_audit(env, embedde
         cli("erase", "user", "u.res", "--yes")
         me = client.get("/api/v1/me", headers=principals["researcher"])
         assert me.status_code == 401
-    with Store(env.db_path) as store:
+    with Store(env.database) as store:
         with pytest.raises(Exception, match="not valid"):
             authenticate(store, key)
         actors = {e.actor for e in store.audit()}
@@ -193,7 +196,7 @@ def test_a_running_server_reloads_the_indexes_after_an_erasure(env, embedder, mo
     import service.app
 
     monkeypatch.setattr(service.app, "FOLLOW_SECONDS", 0.1)
-    headers = add_principals(env.db_path)["admin"]
+    headers = add_principals(env.database)["admin"]
     with TestClient(create_app(env, embedder)) as client:
         # Counts are for signed-in callers (issue 11).
         assert client.get("/health", headers=headers).json()["counts"]["project"] == 5
@@ -218,7 +221,7 @@ def test_loaded_indexes_stay_out_of_full_collections_and_reloads_free_them(
 
     monkeypatch.setattr(service.app, "FOLLOW_SECONDS", 0.1)
     gc.unfreeze()
-    headers = add_principals(env.db_path)["admin"]
+    headers = add_principals(env.database)["admin"]
     with TestClient(create_app(env, embedder)) as client:
         assert gc.get_freeze_count() > 0  # the indexes loaded at start are frozen
         old = weakref.ref(client.app.state.gate.recommender)
@@ -240,7 +243,7 @@ def test_an_admin_reindex_swaps_indexes_the_same_way(env, embedder):
     import weakref
 
     gc.unfreeze()
-    headers = add_principals(env.db_path)["admin"]
+    headers = add_principals(env.database)["admin"]
     with TestClient(create_app(env, embedder)) as client:
         old = weakref.ref(client.app.state.gate.recommender)
         gc.unfreeze()
@@ -254,7 +257,7 @@ def test_an_admin_reindex_swaps_indexes_the_same_way(env, embedder):
 
 def test_the_ledger_is_listed_by_command_and_admin_route(env, embedder):
     assert "No erasures" in cli("erasures")
-    headers = add_principals(env.db_path)
+    headers = add_principals(env.database)
     cli("erase", "project", ERASED, "--by", "dpo", "--yes")
     cli("erase", "user", "u.res", "--by", "dpo", "--yes")
     listed = cli("erasures").splitlines()

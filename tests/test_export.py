@@ -35,7 +35,7 @@ def test_plain_cells_and_numbers_are_left_alone():
 
 
 def test_the_export_gives_scores_strength_kind_status_days_and_eligibility(settings, embedder):
-    with Store(settings.db_path) as store:
+    with Store(settings.database) as store:
         store.upsert(
             [
                 parse_project(make_project(id="P-EVIL", title=HOSTILE["="])),
@@ -43,7 +43,7 @@ def test_the_export_gives_scores_strength_kind_status_days_and_eligibility(setti
             ]
         )
         build_indexes(store, DocumentEncoder(embedder, store), settings.models_dir)
-    headers = add_user(settings.db_path, "bizdev", "bizdev")
+    headers = add_user(settings.database, "bizdev", "bizdev")
     with TestClient(create_app(settings, embedder), headers=headers) as client:
         response = client.get("/api/v1/export/projects?k=2")
     assert response.status_code == 200, response.text

@@ -36,8 +36,8 @@ def sign_in(client: TestClient, password: str, username: str = RESEARCHER, **hea
 def world(access_world):
     """The access world with a password for the researcher; request headers by role."""
     settings = access_settings(access_world)
-    headers = add_principals(settings.db_path)
-    with Store(settings.db_path) as store:
+    headers = add_principals(settings.database)
+    with Store(settings.database) as store:
         set_password(store, RESEARCHER, PASSWORD)
         set_password(store, "u.admin", PASSWORD)
     return access_world, headers

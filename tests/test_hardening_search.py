@@ -47,7 +47,7 @@ def assert_error(response, status):
 
 @pytest.fixture
 def client(settings, embedder):
-    headers = add_user(settings.db_path, "u.biz", "bizdev")
+    headers = add_user(settings.database, "u.biz", "bizdev")
     with TestClient(create_app(settings, embedder), headers=headers) as c:
         yield c
 
@@ -65,7 +65,7 @@ def test_a_search_writes_nothing_to_the_store(client, settings):
 
 
 def test_pasting_an_erased_projects_abstract_puts_nothing_back(settings, embedder):
-    with Store(settings.db_path) as store:
+    with Store(settings.database) as store:
         encoder = DocumentEncoder(embedder, store)
         texts = [d.text for d in store.documents(EntityKind.PROJECT) if d.entity_id == "P-1"]
         hashes = [content_hash(u) for u in encoder.units(texts)]
@@ -73,17 +73,17 @@ def test_pasting_an_erased_projects_abstract_puts_nothing_back(settings, embedde
         ledger = ledger_path(settings.db_path)
         erase(store, encoder, settings.models_dir, "project", "P-1", "u.admin", ledger)
         assert not store.cached_vectors(embedder.name, hashes)
-    headers = add_user(settings.db_path, "u.biz", "bizdev")
+    headers = add_user(settings.database, "u.biz", "bizdev")
     with TestClient(create_app(settings, embedder), headers=headers) as client:
         for url in SEARCHES:
             for text in texts:
                 assert client.post(url, json={"text": text}).status_code == 200
-    with Store(settings.db_path) as store:
+    with Store(settings.database) as store:
         assert not store.cached_vectors(embedder.name, hashes)
 
 
 def test_the_encoder_keeps_texts_it_may_not_persist_in_a_bounded_memory(settings, embedder):
-    with Store(settings.db_path) as store:
+    with Store(settings.database) as store:
         encoder = DocumentEncoder(embedder, store, recent=3)
         before = stored_vectors(settings)
         first = encoder.encode([PASTED], sentences=True, persist=False)
@@ -102,10 +102,10 @@ def test_the_encoder_keeps_texts_it_may_not_persist_in_a_bounded_memory(settings
 
 
 def test_the_31st_search_in_a_minute_answers_429_while_another_key_is_served(settings, embedder):
-    headers = add_user(settings.db_path, "u.biz", "bizdev")
-    with Store(settings.db_path) as store:
+    headers = add_user(settings.database, "u.biz", "bizdev")
+    with Store(settings.database) as store:
         _, second_key = issue_key(store, "u.biz")
-    other = add_user(settings.db_path, "u.other", "researcher")
+    other = add_user(settings.database, "u.other", "researcher")
     assert settings.expensive_per_minute == 30
     body = {"text": "AAV vector supply", "k": 1}
     with TestClient(create_app(settings, embedder), headers=headers) as client:
@@ -127,8 +127,8 @@ def test_the_31st_search_in_a_minute_answers_429_while_another_key_is_served(set
 
 def test_the_export_is_limited_and_sessions_share_their_users_budget(settings, embedder):
     settings = replace(settings, expensive_per_minute=2)
-    add_user(settings.db_path, "u.biz", "bizdev")
-    with Store(settings.db_path) as store:
+    add_user(settings.database, "u.biz", "bizdev")
+    with Store(settings.database) as store:
         set_password(store, "u.biz", "a long enough secret")
     login = {"username": "u.biz", "password": "a long enough secret"}
     with TestClient(create_app(settings, embedder)) as client:
@@ -178,7 +178,7 @@ def test_strict_bodies_still_take_their_enums(client):
 
 
 def test_duplicate_keys_are_refused(client, settings):
-    with Store(settings.db_path) as store:
+    with Store(settings.database) as store:
         set_password(store, "u.biz", "a long enough secret")
     twice = b'{"username": "u.biz", "password": "wrong", "password": "a long enough secret"}'
     json = {"content-type": "application/json"}

@@ -4,12 +4,10 @@ one."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from matcher import (
     EntityKind,
@@ -21,7 +19,6 @@ from matcher import (
     create_user,
     parse_project,
 )
-from matcher.store import MIGRATIONS
 from service.app import create_app
 from service.cli import main
 from tests.conftest import (
@@ -33,8 +30,12 @@ from tests.conftest import (
     access_settings,
     add_principals,
     add_user,
+    database_of,
     make_project,
+    use_database,
 )
+
+pytestmark = pytest.mark.both_databases
 
 OWNED = {"P-OWN-CONF", "P-TEAM-CONF"}
 """The confidential projects RESEARCHER owns or is on the team of."""
@@ -43,7 +44,7 @@ OWNED = {"P-OWN-CONF", "P-TEAM-CONF"}
 @pytest.fixture
 def env(access_world, monkeypatch):
     settings = access_settings(access_world)
-    monkeypatch.setenv("MATCHER_DB_PATH", str(settings.db_path))
+    use_database(monkeypatch, settings)
     monkeypatch.setenv("MATCHER_MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("MATCHER_TODAY", TODAY.isoformat())
     return settings
@@ -82,18 +83,18 @@ def seen_by(client, headers):
 
 
 def test_a_recreated_username_inherits_no_project(env, embedder):
-    old = add_principals(env.db_path)["researcher"]
+    old = add_principals(env.database)["researcher"]
     with TestClient(create_app(env, embedder)) as client:
         assert seen_by(client, old) == (OWNED, True)  # and the visible-id cache is filled
         cli("erase", "user", RESEARCHER, "--yes")
-        new = add_user(env.db_path, RESEARCHER, "researcher")
+        new = add_user(env.database, RESEARCHER, "researcher")
         assert client.get("/api/v1/me", headers=new).json()["username"] == RESEARCHER
         assert seen_by(client, new) == (set(), False)
         # Loading the old data again (unchanged, or edited but still naming the old owner) and
         # replaying the ledger give nothing back, and leave the new account alone.
         cli("load", str(env.db_path.parent / "data"))
         record = next(p for p in ACCESS_PROJECTS if p["id"] == "P-OWN-CONF")
-        with Store(env.db_path) as store:
+        with Store(env.database) as store:
             store.upsert([parse_project({**record, "team": ["u.colleague"]})])
         assert "Re-applied 0 erasures" in cli("erase", "--replay", "--yes")
         assert seen_by(client, new) == (set(), False)
@@ -103,12 +104,12 @@ def test_a_recreated_username_inherits_no_project(env, embedder):
 
 
 def test_what_names_the_new_account_after_the_erasure_is_theirs(env):
-    add_user(env.db_path, RESEARCHER, "researcher")
+    add_user(env.database, RESEARCHER, "researcher")
     cli("erase", "user", RESEARCHER, "--yes")
-    add_user(env.db_path, RESEARCHER, "researcher")
+    add_user(env.database, RESEARCHER, "researcher")
     scope = Principal(RESEARCHER, Role.RESEARCHER).scope
     team = next(p for p in ACCESS_PROJECTS if p["id"] == "P-TEAM-CONF")
-    with Store(env.db_path) as store:
+    with Store(env.database) as store:
         assert not store.ids(EntityKind.PROJECT, scope) & OWNED
         new = make_project(id="P-NEW", owner=RESEARCHER, visibility="confidential")
         store.upsert([parse_project(new)])
@@ -118,44 +119,25 @@ def test_what_names_the_new_account_after_the_erasure_is_theirs(env):
         assert store.ids(EntityKind.PROJECT, scope) & {*OWNED, "P-NEW"} == {"P-NEW", "P-TEAM-CONF"}
 
 
-def test_a_username_erased_before_the_upgrade_loses_its_old_memberships(tmp_path):
-    path = tmp_path / "v3.db"
-    db = sqlite3.connect(path)
-    db.executescript(";\n".join(MIGRATIONS[:3]) + ";\nPRAGMA user_version = 3;")
-    for id, owner in (("P-X", "u.x"), ("P-Y", "u.y")):
-        record = make_project(id=id, owner=owner, team=[], visibility="confidential")
-        db.execute(
-            "INSERT INTO entities (id, kind, name, visibility, owner, record, content_hash)"
-            " VALUES (?, 'project', 't', 'confidential', ?, ?, 'h')",
-            (id, owner, json.dumps(record)),
-        )
-        db.execute("INSERT INTO members SELECT rowid, ? FROM entities WHERE id = ?", (owner, id))
-    # u.x was erased under schema 3 and an account of the same name created since.
-    db.execute("INSERT INTO erasures (by, kind, object_id) VALUES ('dpo', 'user', 'u.x')")
-    db.execute("INSERT INTO users (username, role) VALUES ('u.x', 'researcher')")
-    db.commit()
-    db.close()
-    with Store(path) as store:
-        assert store.schema_version == len(MIGRATIONS) > 3
-        assert store.ids(EntityKind.PROJECT, Principal("u.x", Role.RESEARCHER).scope) == set()
-        assert store.ids(EntityKind.PROJECT, Principal("u.y", Role.RESEARCHER).scope) == {"P-Y"}
-
-
 def statements(store, call):
-    """The SQL statements `call` runs on the store's connection."""
+    """The SQL statements, with their parameters, that `call` runs on the store's engine."""
     seen: list[str] = []
-    store._db.set_trace_callback(seen.append)  # the store's own connection: its real queries
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        seen.append(f"{statement} {parameters}")
+
+    event.listen(store._engine, "before_cursor_execute", record)
     try:
         call()
     finally:
-        store._db.set_trace_callback(None)
+        event.remove(store._engine, "before_cursor_execute", record)
     return seen
 
 
 @pytest.mark.parametrize("kind", [None, EntityKind.PROJECT])
 def test_a_hidden_object_costs_the_same_queries_as_a_missing_one(access_world, kind):
     scope = Principal(RESEARCHER, Role.RESEARCHER).scope
-    with Store(access_world / "matcher.db") as store:
+    with Store(database_of(access_world)) as store:
         runs = {}
         # Hidden by the scope; missing; of another kind than asked (when a kind is asked).
         for id in ("P-OTHER-CONF", "P-NOPE", "O-SITE" if kind else "P-NOPE-2"):

@@ -14,7 +14,7 @@ from matcher import MatcherError, NotFound, StaleIndex
 from service import errors
 from service.app import create_app
 from service.cli import main
-from tests.conftest import TODAY, add_user, served_routes
+from tests.conftest import TODAY, add_user, served_routes, use_database
 
 ROOT = Path(__file__).resolve().parents[1]
 ERROR_KEYS = {"status", "code", "message", "details"}
@@ -31,7 +31,7 @@ PATH_VALUES = {
 
 @pytest.fixture
 def client(settings, embedder):
-    headers = add_user(settings.db_path, "admin", "admin")
+    headers = add_user(settings.database, "admin", "admin")
     with TestClient(create_app(settings, embedder), headers=headers) as c:
         yield c
 
@@ -170,7 +170,7 @@ def test_api_messages_give_no_command_line_advice(client):
 
 
 def test_the_cli_adds_the_command_that_lists_the_ids(settings, monkeypatch):
-    monkeypatch.setenv("MATCHER_DB_PATH", str(settings.db_path))
+    use_database(monkeypatch, settings)
     monkeypatch.setenv("MATCHER_MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("MATCHER_TODAY", TODAY.isoformat())
     runner = CliRunner()
@@ -179,7 +179,7 @@ def test_the_cli_adds_the_command_that_lists_the_ids(settings, monkeypatch):
     assert "No user with id 'nobody'. List the stored ids with `matcher users list`." in (
         result.output
     )
-    add_user(settings.db_path, "alice", "admin")
+    add_user(settings.database, "alice", "admin")
     result = runner.invoke(main, ["users", "revoke", "alice", "nokey"])
     assert result.exit_code == 1 and "`matcher users keys USERNAME`" in result.output
 
@@ -198,7 +198,7 @@ def test_no_assert_guards_a_runtime_invariant(package):
 def test_a_session_cookie_alone_still_signs_in(settings, embedder):
     from matcher import Role, Store, create_user, set_password
 
-    with Store(settings.db_path) as store:
+    with Store(settings.database) as store:
         create_user(store, "carol", Role.ADMIN)
         set_password(store, "carol", "correct horse battery")
     with TestClient(create_app(settings, embedder)) as anonymous:

@@ -17,7 +17,7 @@ def test_no_public_method_of_the_view_returns_a_dict():
 def test_projects_and_organisations_are_typed_records(settings, embedder):
     from matcher import LOCAL_OPERATOR, Gate, Store
 
-    with Store(settings.db_path) as store:
+    with Store(settings.database) as store:
         view = Gate(store, None).view(LOCAL_OPERATOR)
         projects = view.projects()
         assert isinstance(projects, Page) and projects.total == len(projects.items) == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from .. import clock
 from ..domain import EntityKind
 from ..errors import InvalidQuery, NotAuthenticated
 from ..roles import ApiKey, Principal, Role, User
@@ -97,7 +98,7 @@ def issue_key(
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise InvalidQuery(f"expires_in_days={expires_in_days} must lie between 1 and 3650.")
     key = new_key()
-    expires = _stamp(_now() + dt.timedelta(days=expires_in_days)) if expires_in_days else None
+    expires = clock.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None
     return store.add_key(username, key.key_id, key.secret_hash, label, expires), key.key
 
 
@@ -109,7 +110,7 @@ def authenticate(store: Store, key: str, now: dt.datetime | None = None) -> Prin
         same_digest(secret, "0" * 64)  # the same work as for a known key
         raise NotAuthenticated(_REFUSED)
     api_key, stored, user = found
-    if not same_digest(secret, stored) or not api_key.active(now or _now()):
+    if not same_digest(secret, stored) or not api_key.active(now or clock.now()):
         raise NotAuthenticated(_REFUSED)
     return user.principal
 
@@ -120,8 +121,8 @@ def login(store: Store, username: str, password: str) -> tuple[str, dt.datetime]
     if not check_password(password, store.password_hash(username)):
         raise NotAuthenticated("Unknown username or wrong password.")
     token, hashed = new_token()
-    expires = _now() + dt.timedelta(hours=SESSION_HOURS)
-    store.add_session(username, hashed, _stamp(expires))
+    expires = clock.now() + dt.timedelta(hours=SESSION_HOURS)
+    store.add_session(username, hashed, expires)
     return token, expires
 
 
@@ -147,11 +148,3 @@ def revoke_key(store: Store, username: str, key_id: str) -> ApiKey:
     """Raises NotFound when the user holds no key with this id."""
     store.user(username)
     return store.revoke_key(username, key_id)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

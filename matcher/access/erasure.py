@@ -8,13 +8,13 @@ restore from a backup taken before the erasure `matcher erase --replay` applies 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import clock
 from ..build import build_indexes
 from ..domain import EntityKind
 from ..errors import InvalidQuery, NotFound
@@ -69,7 +69,7 @@ def replay(store: Store, encoder: DocumentEncoder, models_dir: Path, ledger: Pat
             hashes = _vector_hashes(store, encoder, line.kind, line.id)
         except NotFound:
             continue
-        if line.kind == "user" and store.user(line.id).created_at > _time(line.at):
+        if line.kind == "user" and store.user(line.id).created_at > clock.parse(line.at):
             continue  # a later account of the same name, which the erasure did not concern
         applied.append(store.erase(line.kind, line.id, line.by, hashes))
     if any(e.kind != "user" for e in applied):
@@ -117,14 +117,10 @@ def _vector_hashes(store: Store, encoder: DocumentEncoder, kind: str, id: str) -
     return [content_hash(unit) for unit in encoder.units(texts, sentences=True)]
 
 
-def _time(at: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
-
-
 def _append(ledger: Path, kind: str, id: str, by: str) -> None:
     # To the microsecond, so that an account created in the same second is not taken for the
     # one erased (replay).
-    at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = clock.stamp(clock.now())
     line = json.dumps({"at": at, "by": by, "kind": kind, "id": id}, sort_keys=True) + "\n"
     ledger.parent.mkdir(parents=True, exist_ok=True)
     with open(ledger, "a", encoding="utf-8") as handle:

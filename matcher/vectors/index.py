@@ -178,7 +178,8 @@ def _foreign(directory: Path, manifest: Manifest, database_id: str, database: st
         )
     return (
         f"{directory} was built from {built}, not from {current}. Rebuild the indexes, or set "
-        f"MATCHER_DB_PATH={manifest.database} to use the database it was built from."
+        f"MATCHER_DB_PATH (or MATCHER_DATABASE_URL) to {manifest.database} to use the database it "
+        "was built from."
     )
 
 

@@ -163,8 +163,7 @@ def audit_log(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[AuditOut]:
     """Who read, matched or exported which confidential project, and when; newest first."""
-    stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") if since else None
-    entries = gate.store.audit(project, actor, stamp, limit)
+    entries = gate.store.audit(project, actor, since, limit)
     return [AuditOut.model_validate(e) for e in entries]
 
 

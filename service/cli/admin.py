@@ -10,6 +10,7 @@ import click
 
 from matcher import (
     Role,
+    clock,
     create_user,
     erase,
     erasure_ledger,
@@ -186,8 +187,14 @@ def erasures_command() -> None:
 @_friendly
 def audit_command(project: str | None, actor: str | None, since: str | None, limit: int) -> None:
     """Who read, matched or exported which confidential project, newest first."""
+    try:
+        moment = clock.parse(since) if since else None
+    except ValueError:
+        raise click.BadParameter(
+            f"{since!r} is not an ISO 8601 time", param_hint="--since"
+        ) from None
     with open_store(_settings()) as store:
-        for e in store.audit(project, actor, since, limit):
+        for e in store.audit(project, actor, moment, limit):
             click.echo(f"{e.at:%Y-%m-%dT%H:%M:%S}\t{e.actor}\t{e.role}\t{e.action}\t{e.object_id}")
 
 

@@ -158,7 +158,7 @@ def init() -> None:
     """Create the database (or bring its schema up to date)."""
     settings = _settings()
     with open_store(settings) as store:
-        click.echo(f"Database ready at {store.path} (schema version {store.schema_version}).")
+        click.echo(f"Database ready at {store.location} (schema revision {store.schema_version}).")
         click.echo("Next: `matcher load DIR` to load projects, organisations and calls.")
 
 

@@ -1,0 +1,48 @@
+"""The store: the only place with SQL. SQLAlchemy Core over one SQLite file by default, or a
+PostgreSQL server named by MATCHER_DATABASE_URL; Alembic keeps the schema (`alembic/`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .audit import ERASED_USER, Ledgers
+from .cache import Cache
+from .engine import database_url
+from .entities import MAX_CONFLICTS, Entities, StoredDocument, UpsertReport, visible
+from .migrate import revision
+from .schema import HEAD
+from .users import Users
+
+
+class Store(Entities, Cache, Users, Ledgers):
+    """Entities and their documents, the embedding cache, accounts, the audit log, the erasure
+    ledger and counted requests, in one database. Safe to share between threads; several
+    processes may use one database at once (their writes queue)."""
+
+    def __init__(self, target: Path | str) -> None:
+        """Open (and create, or upgrade) the database: a path is a SQLite file, a URL names a
+        server. Raises StoreError."""
+        super().__init__(target)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> str:
+        """The Alembic revision the database is at."""
+        return revision(self) or ""
+
+
+__all__ = [
+    "ERASED_USER",
+    "HEAD",
+    "MAX_CONFLICTS",
+    "Store",
+    "StoredDocument",
+    "UpsertReport",
+    "database_url",
+    "visible",
+]

@@ -1,0 +1,193 @@
+"""The tables, declared once. Alembic's revisions (alembic/versions) bring a database to them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+from .. import clock
+
+REVISIONS = ("0001", "0002")
+"""Alembic's revisions, oldest first: 0001 is release 0.2.0's schema as it stood (a database that
+release made is stamped with it), 0002 keeps each fact once."""
+HEAD = REVISIONS[-1]
+
+
+class Moment(TypeDecorator[dt.datetime]):
+    """A UTC moment stored as text by the one codec (`matcher.clock`), on every database, so
+    that comparing two stored moments compares their text."""
+
+    impl = String(27)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> str | None:
+        return None if value is None else clock.stamp(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else clock.parse(value)
+
+
+metadata = MetaData()
+
+entities = Table(
+    "entities",
+    metadata,
+    # Named rowid since release 0.1 (SQLite's own row id): documents' ids are the vector ids.
+    Column("rowid", Integer, primary_key=True),
+    Column("id", String, nullable=False, unique=True),
+    Column("kind", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("subkind", String),
+    Column("visibility", String),
+    # The rest of the record: what the columns above and `members` hold is left out of it.
+    Column("record", Text, nullable=False),
+    Column("content_hash", String, nullable=False),
+    Column("stored_at", Moment, nullable=False),
+    CheckConstraint("kind IN ('project', 'organisation', 'call')", name="entities_kind_check"),
+    Index("entities_kind", "kind", "rowid"),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("rowid", Integer, primary_key=True),
+    Column(
+        "entity_rowid",
+        Integer,
+        ForeignKey("entities.rowid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    UniqueConstraint("entity_rowid", "position"),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("model", String, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("model", "hash"),
+)
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Moment, nullable=False),
+    Column("by", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("object_id", String, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column(
+        "entity_rowid",
+        Integer,
+        ForeignKey("entities.rowid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user", String, nullable=False),
+    # A project's owner and team are these rows: the record holds neither.
+    Column("owner", Boolean, nullable=False, server_default="0"),
+    Column("team_position", Integer),
+    # The erasure that ended the membership: the row stays while the project names the user.
+    Column("ended_by", Integer, ForeignKey("erasures.id")),
+    PrimaryKeyConstraint("entity_rowid", "user"),
+    Index("members_user", "user"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String, nullable=False, unique=True),
+    Column("role", String, nullable=False),
+    Column("organisation", String),
+    Column("display_name", String, nullable=False, server_default=""),
+    Column("password_hash", String),
+    Column("disabled", Boolean, nullable=False, server_default="0"),
+    Column("created_at", Moment, nullable=False),
+    CheckConstraint("role IN ('admin', 'bizdev', 'researcher', 'guest')", name="users_role_check"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("secret_hash", String, nullable=False),
+    Column("label", String, nullable=False, server_default=""),
+    Column("created_at", Moment, nullable=False),
+    Column("expires_at", Moment),
+    Column("revoked_at", Moment),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", Moment, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Moment, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("object_id", String, nullable=False),
+    Index("audit_object", "object_id", "at"),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+identity = Table(
+    "identity",
+    metadata,
+    Column("one", Integer, primary_key=True, autoincrement=False),
+    Column("id", String, nullable=False),
+    CheckConstraint("one = 1", name="identity_one_check"),
+)
+
+hits = Table(
+    "hits",
+    metadata,
+    # Counted requests and failures, shared by every server process (limits that each process
+    # counted alone would be no limit behind a load balancer); `at` is in Unix seconds.
+    Column("id", Integer, primary_key=True),
+    Column("bucket", String, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("hits_bucket", "bucket", "at"),
+)
