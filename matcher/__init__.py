@@ -19,7 +19,7 @@ from .access import (
     set_password,
     update_user,
 )
-from .build import BuildProgress, KindReport, build_indexes, index_dir
+from .build import BuildProgress, KindReport, build_indexes, index_dir, rebuild_from_cache
 from .domain import (
     Budget,
     CallStatus,
@@ -239,6 +239,7 @@ __all__ = [
     "read_directory",
     "read_ledger",
     "read_manifest",
+    "rebuild_from_cache",
     "replay",
     "require_admin",
     "resolve_model",

@@ -77,3 +77,15 @@ def build_indexes(
         log.info("indexed %d %s documents in %.1f s", len(documents), kind.value, seconds)
         reports.append(KindReport(kind.value, len(documents), missing, seconds))
     return reports
+
+
+def rebuild_from_cache(store: Store, encoder: DocumentEncoder, models_dir: Path) -> bool:
+    """Rebuild every index from vectors another process has already put in the store's
+    embedding cache, embedding nothing: how a server on another host (with its own models
+    folder) follows a load and build. False, with nothing written, while some document has no
+    cached vector yet (`matcher build` has not run since the load)."""
+    for kind in EntityKind:
+        if encoder.count_missing([d.text for d in store.documents(kind)], sentences=False):
+            return False
+    build_indexes(store, encoder, models_dir, sentences=False)
+    return True

@@ -43,6 +43,9 @@ class Settings:
     """Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto headers are
     believed (comma-separated); none by default, so a client cannot choose its own address."""
     expensive_per_minute: int = 30
+    follow_seconds: float = 5.0
+    """How often a server looks for a newer data version (a load, build or erasure elsewhere);
+    with the time to reload, the bound on how stale its answers may be."""
     """Expensive requests (a pasted text, an export) per API key or session and minute."""
 
     @classmethod
@@ -67,6 +70,10 @@ class Settings:
             )
         if self.auth_failures < 1:
             raise ConfigError(f"MATCHER_AUTH_FAILURES={self.auth_failures} must be at least 1")
+        if not 0.1 <= self.follow_seconds <= 3600:
+            raise ConfigError(
+                f"MATCHER_FOLLOW_SECONDS={self.follow_seconds} must lie between 0.1 and 3600"
+            )
         if self.batch_size < 1:
             raise ConfigError(f"MATCHER_BATCH_SIZE={self.batch_size} must be at least 1")
         if len(self.hub_country) != 2 or not self.hub_country.isupper():
@@ -102,6 +109,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "auth_failures": int,
     "trusted_proxies": lambda raw: tuple(p.strip() for p in raw.split(",") if p.strip()),
     "expensive_per_minute": int,
+    "follow_seconds": float,
 }
 
 

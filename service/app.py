@@ -19,7 +19,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matcher import Embedder, Gate, MatcherError, Recommender, Settings, __version__
+from matcher import (
+    Embedder,
+    Gate,
+    MatcherError,
+    Recommender,
+    Settings,
+    __version__,
+    rebuild_from_cache,
+)
 
 from . import errors
 from .api import admin, api, auth, operations
@@ -42,7 +50,8 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
         store = open_store(settings)
         try:
             app.state.settings = settings
-            app.state.limiter = FailureLimiter(settings.auth_failures)
+            store.serve()  # an upgrade of the schema from elsewhere is refused meanwhile
+            app.state.limiter = FailureLimiter(store, settings.auth_failures)
             _redact_access_log()
             generation = store.generation()
             # The gate holds the only reference to the recommender, so that a reload frees the
@@ -197,18 +206,28 @@ def _root(request: Request) -> str:
 
 
 def _follow(gate: Gate, settings: Settings, generation: int, stop: threading.Event) -> None:
-    """Serve from fresh indexes once the entities change (a load and build, an erasure in
-    another process). Until then every answer is still filtered through the store, so an erased
-    or hidden object never appears, whatever the loaded indexes hold."""
-    while not stop.wait(FOLLOW_SECONDS):
+    """Serve from fresh indexes once the data version moves on (a load and build, an erasure,
+    in this or another process, on this host or another). The indexes come from the models
+    folder when a build there matches the store, else are rebuilt from the store's embedding
+    cache; the old ones serve until the new ones are ready. Until then every answer is still
+    filtered through the store, so an erased or hidden object never appears, whatever the
+    loaded indexes hold. The bound on staleness: MATCHER_FOLLOW_SECONDS plus the time to reload."""
+    while not stop.wait(settings.follow_seconds):
         current = gate.store.generation()
         if current == generation:
             continue
-        embedder = gate.recommender.encoder.embedder
+        encoder = gate.recommender.encoder
+        embedder = encoder.embedder
         try:
             Recommender.check(gate.store, settings.models_dir, embedder.name)
         except MatcherError:
-            continue  # not rebuilt yet (`matcher build`): look again on the next tick
+            try:
+                rebuilt = rebuild_from_cache(gate.store, encoder, settings.models_dir)
+            except MatcherError as error:
+                log.warning("indexes not rebuilt from the embedding cache: %s", error)
+                continue
+            if not rebuilt:
+                continue  # some text not embedded yet (`matcher build`): look again next tick
         try:
             serve_fresh_indexes(gate, settings, embedder)
         except MatcherError as error:  # changed again meanwhile: the next tick sees it
@@ -216,6 +235,3 @@ def _follow(gate: Gate, settings: Settings, generation: int, stop: threading.Eve
             continue
         log.info("reloaded the indexes: %s", gate.recommender.counts())
         generation = current
-
-
-FOLLOW_SECONDS = 5.0

@@ -13,9 +13,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Annotated
 
@@ -176,33 +174,26 @@ Bucket = tuple[str, str, str]
 
 
 class FailureLimiter:
-    """At most `limit` failed authentications per bucket in a sliding `window`."""
+    """At most `limit` failed authentications per bucket in a sliding `window`, counted in the
+    store, so that every server process behind a load balancer counts the same failures."""
 
-    def __init__(self, limit: int, window: float = 60.0) -> None:
+    def __init__(self, store: Store, limit: int, window: float = 60.0) -> None:
+        self.store = store
         self.limit = limit
         self.window = window
-        self._failures: dict[Bucket, deque[float]] = {}
-        self._lock = threading.Lock()
 
     def check(self, bucket: Bucket) -> None:
         """Raises TooManyFailures while the bucket is over the limit."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._failures.get(bucket)
-            if failures is None:
-                return
-            while failures and failures[0] <= now - self.window:
-                failures.popleft()
-            if len(failures) >= self.limit:
-                raise TooManyFailures(int(failures[0] + self.window - now) + 1)
-            if not failures:
-                del self._failures[bucket]
+        wait = self.store.wait_for(_name(bucket), self.limit, self.window, time.time())
+        if wait is not None:
+            raise TooManyFailures(int(wait) + 1)
 
     def failed(self, bucket: Bucket) -> None:
-        with self._lock:
-            if len(self._failures) > 100_000:
-                self._failures.clear()  # bounded memory under a spray of addresses
-            self._failures.setdefault(bucket, deque()).append(time.monotonic())
+        self.store.count_hit(_name(bucket), self.window, time.time())
+
+
+def _name(bucket: Bucket) -> str:
+    return "failed\x1f" + "\x1f".join(bucket)
 
 
 def password_bucket(request: Request, username: str) -> Bucket:

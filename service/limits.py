@@ -2,21 +2,20 @@
 
 Each API key may make `MATCHER_EXPENSIVE_PER_MINUTE` of them in any sliding minute; a user
 signed in with a session has one budget for all their sessions, so signing in again does not
-reset it. Over the limit the request is refused with 429 and `Retry-After`. Failed sign-ins are
+reset it. The requests are counted in the database, so every server process spends from the same
+budget. Over the limit the request is refused with 429 and `Retry-After`. Failed sign-ins are
 limited per address elsewhere (auth.py); this limit counts authenticated callers only."""
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from collections import deque
 
 from fastapi import Depends, Request
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.exceptions import HTTPException
 
-from matcher import NotAuthenticated, Principal
+from matcher import NotAuthenticated, Principal, Store
 from matcher.access import split_key
 
 from .deps import PrincipalDep
@@ -36,32 +35,19 @@ class TooManyRequests(HTTPException):
 
 
 class RequestLimiter:
-    """At most `limit` requests per caller in a sliding `window` of seconds."""
+    """At most `limit` requests per caller in a sliding `window` of seconds, counted in the
+    store: every server process spends from the same budget."""
 
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
-        self._requests: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def spend(self, caller: str) -> None:
+    def spend(self, store: Store, caller: str) -> None:
         """Count one request of this caller. Raises TooManyRequests when over the limit (the
         refused request is not counted)."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._requests) > 100_000:
-                self._forget(now)
-            requests = self._requests.setdefault(caller, deque())
-            while requests and requests[0] <= now - self.window:
-                requests.popleft()
-            if len(requests) >= self.limit:
-                raise TooManyRequests(int(requests[0] + self.window - now) + 1)
-            requests.append(now)
-
-    def _forget(self, now: float) -> None:
-        """Drop the callers with nothing left in the window (bounded memory)."""
-        for caller in [c for c, r in self._requests.items() if not r or r[-1] <= now - self.window]:
-            del self._requests[caller]
+        wait = store.take(f"expensive\x1f{caller}", self.limit, self.window, time.time())
+        if wait is not None:
+            raise TooManyRequests(int(wait) + 1)
 
 
 def caller_of(request: Request, principal: Principal) -> str:
@@ -81,7 +67,7 @@ def limit_expensive(request: Request, principal: PrincipalDep) -> None:
     """A dependency of the expensive routes: counts the request against its caller. Raises
     TooManyRequests (429)."""
     limiter: RequestLimiter = request.app.state.expensive
-    limiter.spend(caller_of(request, principal))
+    limiter.spend(request.app.state.gate.store, caller_of(request, principal))
 
 
 EXPENSIVE = Depends(limit_expensive)

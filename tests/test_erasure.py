@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -193,11 +194,8 @@ def test_erase_refuses_unknown_kinds_and_ids(env):
 def test_a_running_server_reloads_the_indexes_after_an_erasure(env, embedder, monkeypatch):
     import time
 
-    import service.app
-
-    monkeypatch.setattr(service.app, "FOLLOW_SECONDS", 0.1)
     headers = add_principals(env.database)["admin"]
-    with TestClient(create_app(env, embedder)) as client:
+    with TestClient(create_app(replace(env, follow_seconds=0.1), embedder)) as client:
         # Counts are for signed-in callers (issue 11).
         assert client.get("/health", headers=headers).json()["counts"]["project"] == 5
         cli("erase", "project", ERASED, "--yes")
@@ -217,12 +215,9 @@ def test_loaded_indexes_stay_out_of_full_collections_and_reloads_free_them(
     import time
     import weakref
 
-    import service.app
-
-    monkeypatch.setattr(service.app, "FOLLOW_SECONDS", 0.1)
     gc.unfreeze()
     headers = add_principals(env.database)["admin"]
-    with TestClient(create_app(env, embedder)) as client:
+    with TestClient(create_app(replace(env, follow_seconds=0.1), embedder)) as client:
         assert gc.get_freeze_count() > 0  # the indexes loaded at start are frozen
         old = weakref.ref(client.app.state.gate.recommender)
         cli("erase", "project", ERASED, "--yes")
