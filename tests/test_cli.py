@@ -30,7 +30,7 @@ def built(run, world, monkeypatch):
 
 def test_init_load_build_from_scratch(run, tmp_path):
     data = write_world(tmp_path / "data")
-    assert "schema version 4" in run("init").output
+    assert "schema revision 0002" in run("init").output
     loaded = run("load", str(data))
     assert loaded.exit_code == 0 and "added 9" in loaded.output
     built = run("build")

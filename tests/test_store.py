@@ -221,3 +221,73 @@ def test_a_release_0_2_0_database_is_upgraded_in_place_and_loses_nothing(tmp_pat
                 .all()
             )
         assert all(len(s) == 27 and s.endswith("Z") for s in stamps)
+
+
+def test_two_loads_at_once_lose_nothing_and_never_interleave(database):
+    """Two writers (as two processes would be: each its own Store) upsert at once; each batch
+    is committed whole, and what both write is there."""
+    import threading
+
+    with Store(database):
+        pass  # created before the writers start
+    batches = {
+        name: [
+            parse_project(make_project(id=f"P-{name}-{i}", abstract=f"Batch {name} project {i}."))
+            for i in range(60)
+        ]
+        for name in ("A", "B")
+    }
+    shared = {
+        name: parse_project(make_project(id="P-BOTH", title=f"Written by {name}")) for name in "AB"
+    }
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def load(name):
+        try:
+            with Store(database) as store:
+                for start in range(0, 60, 20):
+                    store.upsert([*batches[name][start : start + 20], shared[name]])
+        except BaseException as error:
+            errors.append(error)
+
+    def watch():
+        with Store(database) as store:
+            for _ in range(40):
+                seen.append(store.count(EntityKind.PROJECT))
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in "AB"]
+    threads.append(threading.Thread(target=watch))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Store(database) as store:
+        assert store.count(EntityKind.PROJECT) == 121
+        assert len(store.documents(EntityKind.PROJECT)) == 121
+        assert store.get("P-BOTH").title in ("Written by A", "Written by B")
+    # A reader only ever sees whole upserts: 21 projects per batch, P-BOTH once.
+    assert all(count in {0, 21, 41, 42, 61, 62, 81, 82, 101, 102, 121} for count in seen), seen
+
+
+def test_a_schema_upgrade_is_refused_while_a_server_runs(database):
+    """A database at release 0.2.0's revision is not upgraded under a serving process; once it
+    stops, opening the database upgrades it."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "matcher" / "store" / "alembic"))
+    server = Store(database, upgrade=False)
+    with server.write() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    server.serve()
+    try:
+        with pytest.raises(StoreError, match=r"A server is running.*matcher init"):
+            Store(database)
+    finally:
+        server.close()
+    with Store(database) as store:
+        assert store.schema_version == HEAD

@@ -19,10 +19,11 @@ class Store(Entities, Cache, Users, Ledgers):
     ledger and counted requests, in one database. Safe to share between threads; several
     processes may use one database at once (their writes queue)."""
 
-    def __init__(self, target: Path | str) -> None:
+    def __init__(self, target: Path | str, *, upgrade: bool = True) -> None:
         """Open (and create, or upgrade) the database: a path is a SQLite file, a URL names a
-        server. Raises StoreError."""
-        super().__init__(target)
+        server. Without `upgrade`, the schema is left as it is (for tools that manage it).
+        Raises StoreError."""
+        super().__init__(target, upgrade=upgrade)
 
     def __enter__(self) -> Store:
         return self

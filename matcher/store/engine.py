@@ -52,7 +52,7 @@ class Database:
     """An engine and its transactions. Reads see one consistent snapshot; writes take the
     store-wide write lock, so concurrent writers (several servers, a load, an import) queue."""
 
-    def __init__(self, target: Path | str) -> None:
+    def __init__(self, target: Path | str, *, upgrade: bool = True) -> None:
         self.url = database_url(target)
         self.sqlite = self.url.get_backend_name() == "sqlite"
         self.path = Path(self.url.database or "") if self.sqlite else None
@@ -71,6 +71,8 @@ class Database:
                 "MATCHER_DB_PATH or MATCHER_DATABASE_URL."
             ) from error
         self._serving: Any = None
+        if not upgrade:
+            return
         try:
             from .migrate import bring_up_to_date
 
