@@ -148,3 +148,9 @@ def test_one_error_shape_in_one_place():
     for path in sources("service"):
         if where(path) != "service/errors.py":
             assert "JSONResponse(" not in path.read_text(), where(path)
+
+
+def test_the_store_package_keeps_its_modules_small():
+    for path in sources(STORE):
+        lines = len(path.read_text().splitlines())
+        assert lines <= 400, f"{where(path)} has {lines} lines: split it by concern"

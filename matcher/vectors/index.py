@@ -176,10 +176,10 @@ def _foreign(directory: Path, manifest: Manifest, database_id: str, database: st
             f"{directory} was built from an earlier database at {built}, not from the one there "
             f"now, {current}. {REBUILD}"
         )
+    setting = "MATCHER_DATABASE_URL" if "://" in (manifest.database or "") else "MATCHER_DB_PATH"
     return (
         f"{directory} was built from {built}, not from {current}. Rebuild the indexes, or set "
-        f"MATCHER_DB_PATH (or MATCHER_DATABASE_URL) to {manifest.database} to use the database it "
-        "was built from."
+        f"{setting}={manifest.database} to use the database it was built from."
     )
 
 
