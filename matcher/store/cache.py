@@ -7,7 +7,6 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .engine import Database
 from .schema import embeddings
@@ -49,6 +48,9 @@ class Cache(Database):
 
 def _insert_new(db: Connection) -> Insert:
     """An insert that leaves rows already there as they are, in the database's own words."""
+    # Imported here: the dialects' modules cost a command's start-up a quarter of a second.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if db.dialect.name == "postgresql":
         return postgresql.insert(embeddings).on_conflict_do_nothing()
     return sqlite.insert(embeddings).on_conflict_do_nothing()
