@@ -110,6 +110,7 @@ from .vectors import (
     resolve_model,
 )
 from .view import CallRecord, ExportRow, Gate, ListPage, Page, ProjectRecord, View, require_admin
+from .workflow import Feedback, FeedbackCount, PipelineEntry, PipelineEvent, PipelineStage
 
 if _typing.TYPE_CHECKING:
     from .ranking.ranker import Ranker
@@ -161,6 +162,8 @@ __all__ = [
     "EntityKind",
     "Erasure",
     "ExportRow",
+    "Feedback",
+    "FeedbackCount",
     "ForeignIndex",
     "FundingCall",
     "Gate",
@@ -186,6 +189,9 @@ __all__ = [
     "Outcome",
     "Page",
     "PermissionDenied",
+    "PipelineEntry",
+    "PipelineEvent",
+    "PipelineStage",
     "Principal",
     "Profile",
     "Project",

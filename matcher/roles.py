@@ -38,6 +38,8 @@ class Action(StrEnum):
     SEARCH = "search"
     """Partners and calls for a pasted text."""
     EXPORT = "export"
+    PIPELINE = "pipeline"
+    """Shortlist matches and move them through the pipeline."""
     ADMINISTER = "administer"
     """Users, keys, the audit log, re-indexing."""
 
@@ -45,7 +47,14 @@ class Action(StrEnum):
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
     Role.BIZDEV: frozenset(
-        {Action.MATCH_OWN, Action.MATCH_ANY, Action.REVERSE, Action.SEARCH, Action.EXPORT}
+        {
+            Action.MATCH_OWN,
+            Action.MATCH_ANY,
+            Action.REVERSE,
+            Action.SEARCH,
+            Action.EXPORT,
+            Action.PIPELINE,
+        }
     ),
     # A researcher may ask for partners and calls for any project they may read: an internal
     # project of a colleague is often the best template for their own.

@@ -34,8 +34,9 @@ from .ranking.calls import deadline_info
 from .ranking.eligibility import Verdict, assess
 from .ranking.reasons import DeadlineInfo
 from .recommender import Recommender
-from .roles import Action, Principal, Scope
+from .roles import Action, Principal, Scope, is_member
 from .store import Store
+from .workflow import Feedback, FeedbackCount, PipelineEntry, PipelineStage
 
 CONFIDENTIAL = Scope(frozenset({Visibility.CONFIDENTIAL}))
 
@@ -235,9 +236,8 @@ class View:
         self, project_id: str, k: int = 10, kinds: Collection[OrgKind] | None = None
     ) -> Ranking:
         project = self._matchable(project_id)
-        matches = self.recommender.partners_for(
-            project_id, k, kinds, allowed=self._visible(EntityKind.ORGANISATION)
-        )
+        allowed = self._visible(EntityKind.ORGANISATION) - self._dismissed(project_id)
+        matches = self.recommender.partners_for(project_id, k, kinds, allowed=allowed)
         self._audit("match", [project])
         return matches
 
@@ -249,8 +249,9 @@ class View:
         include_ineligible: bool = False,
     ) -> Ranking:
         project = self._matchable(project_id)
+        allowed = self._visible(EntityKind.CALL) - self._dismissed(project_id)
         matches = self.recommender.calls_for(
-            project_id, k, statuses, include_ineligible, allowed=self._visible(EntityKind.CALL)
+            project_id, k, statuses, include_ineligible, allowed=allowed
         )
         self._audit("match", [project])
         return matches
@@ -270,8 +271,11 @@ class View:
         except NotFound:
             raise NotFound(kind.value if kind else "organisation or call", id) from None
         self._indexed(source)
+        allowed = self._visible(EntityKind.PROJECT) - self.store.dismissed(
+            self.principal.user, candidate_id=id
+        )
         matches = self.recommender.projects_for(
-            id, k, allowed=self._visible(EntityKind.PROJECT), include_ineligible=include_ineligible
+            id, k, allowed=allowed, include_ineligible=include_ineligible
         )
         self._audit_matches(matches)
         return matches
@@ -315,7 +319,8 @@ class View:
                 continue
             if project.id not in recommender.collections[EntityKind.PROJECT].positions:
                 continue  # stored after the indexes were built: no matches yet
-            found = recommender.calls_for(project.id, k, explain=False, allowed=calls)
+            dismissed = self._dismissed(project.id)
+            found = recommender.calls_for(project.id, k, explain=False, allowed=calls - dismissed)
             facts = {}
             for m in found:
                 call = recommender.get(m.id, EntityKind.CALL)
@@ -326,12 +331,93 @@ class View:
                     )
             yield ExportRow(
                 ProjectRecord.of(project, self.scope),
-                recommender.partners_for(project.id, k, explain=False, allowed=organisations),
+                recommender.partners_for(
+                    project.id, k, explain=False, allowed=organisations - dismissed
+                ),
                 found,
                 facts,
             )
 
+    # ------------------------------------------------------------------ feedback, pipeline
+
+    def give_feedback(self, project_id: str, candidate_id: str, verdict: Feedback) -> None:
+        """Record the principal's word on a suggested pair; "not relevant" and "already known"
+        keep the pair out of their rankings from now on. Raises NotFound, PermissionDenied."""
+        self._may_match(self._project(project_id))
+        self._candidate(candidate_id)
+        self.store.set_feedback(self.principal.user, project_id, candidate_id, verdict)
+
+    def feedback_on(self, project_id: str) -> dict[str, Feedback]:
+        """The principal's own feedback on a project's pairs, by candidate id."""
+        self._project(project_id)
+        return self.store.feedback_of(self.principal.user, project_id)
+
+    def feedback_counts(self) -> list[FeedbackCount]:
+        """Every user's verdicts, counted per pair (admins only)."""
+        self.require(Action.ADMINISTER)
+        return self.store.feedback_counts()
+
+    def shortlist(self, project_id: str, candidate_id: str, note: str = "") -> PipelineEntry:
+        """Put a match in the pipeline. Raises NotFound, PermissionDenied, Conflict."""
+        self.require(Action.PIPELINE)
+        self._project(project_id)
+        self._candidate(candidate_id)
+        return self.store.shortlist(project_id, candidate_id, self.principal.user, note.strip())
+
+    def move(self, entry_id: int, stage: PipelineStage, note: str = "") -> PipelineEntry:
+        """Move a pipeline entry to a stage with a note. Raises NotFound, PermissionDenied."""
+        self.require(Action.PIPELINE)
+        self._entry(entry_id)
+        return self.store.move(entry_id, stage, note.strip(), self.principal.user)
+
+    def pipeline(self, project_id: str | None = None) -> list[PipelineEntry]:
+        """The pipeline entries the principal may see (of one project, when given): all of them
+        for business developers and admins, those of their own projects for researchers."""
+        if self.principal.may(Action.PIPELINE):
+            projects = self._visible(EntityKind.PROJECT)
+        elif self.principal.may(Action.MATCH_OWN):
+            projects = frozenset(
+                p.id
+                for p in self.store.entities(EntityKind.PROJECT, self.scope)
+                if isinstance(p, Project) and is_member(p, self.principal.user)
+            )
+        else:
+            raise PermissionDenied(f"The {self.principal.role.value} role has no pipeline.")
+        if project_id is not None:
+            self._project(project_id)
+            projects = projects & {project_id}
+        candidates = self._visible(EntityKind.ORGANISATION) | self._visible(EntityKind.CALL)
+        entries = self.store.pipeline_entries(project_ids=projects)
+        return [e for e in entries if e.candidate_id in candidates]
+
+    def _entry(self, entry_id: int) -> PipelineEntry:
+        for entry in self.pipeline():
+            if entry.id == entry_id:
+                return entry
+        raise NotFound("pipeline entry", str(entry_id))
+
     # ------------------------------------------------------------------ helpers
+
+    def _dismissed(self, project_id: str) -> frozenset[str]:
+        return self.store.dismissed(self.principal.user, project_id=project_id)
+
+    def _candidate(self, id: str) -> Entity:
+        """A partner or a call the principal may see. Raises NotFound."""
+        try:
+            return self.store.get(id, EntityKind.ORGANISATION, self.scope)
+        except NotFound:
+            pass
+        try:
+            return self.store.get(id, EntityKind.CALL, self.scope)
+        except NotFound:
+            raise NotFound("organisation or call", id) from None
+
+    def _may_match(self, project: Project) -> None:
+        if not self.principal.may_match(project):
+            raise PermissionDenied(
+                f"The {self.principal.role.value} role gets partners and calls only for "
+                "projects it may read."
+            )
 
     def _project(self, id: str) -> Project:
         project = self.store.get(id, EntityKind.PROJECT, self.scope)
@@ -341,11 +427,7 @@ class View:
 
     def _matchable(self, project_id: str) -> Project:
         project = self._project(project_id)
-        if not self.principal.may_match(project):
-            raise PermissionDenied(
-                f"The {self.principal.role.value} role gets partners and calls only for "
-                "it may read."
-            )
+        self._may_match(project)
         self._indexed(project)
         return project
 
@@ -383,6 +465,7 @@ _DOING = {
     Action.REVERSE: "rank projects",
     Action.SEARCH: "search partners or calls",
     Action.EXPORT: "export",
+    Action.PIPELINE: "shortlist matches or move them through the pipeline",
     Action.ADMINISTER: "manage users, keys, the audit log or the indexes",
 }
 

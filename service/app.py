@@ -30,7 +30,7 @@ from matcher import (
 )
 
 from . import errors
-from .api import admin, api, auth, operations
+from .api import admin, api, auth, operations, workflow
 from .auth import SIGNED_IN, FailureLimiter, ForwardedHeaders, TrustedProxies
 from .deps import refuse_duplicate_keys, refuse_unknown_query
 from .limits import RequestLimiter
@@ -104,6 +104,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     app.include_router(auth, responses=errors.responses(400))
     app.include_router(api, responses=errors.responses(400))
     app.include_router(admin, responses=errors.responses(400))
+    app.include_router(workflow, responses=errors.responses(400))
     _serve_docs(app)
     return app
 

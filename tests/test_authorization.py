@@ -12,8 +12,7 @@ import io
 import itertools
 import json
 import logging
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from matcher import Role, Store, create_user, issue_key, set_password
 from service.app import create_app
 from service.cli import main
 from tests.conftest import (
+    BACKENDS,
     CANARY_OTHER,
     CANARY_OWN,
     CANARY_TEAM,
@@ -34,6 +34,7 @@ from tests.conftest import (
     VISIBLE,
     access_settings,
     add_principals,
+    copy_world,
     served_routes,
     use_database,
 )
@@ -102,6 +103,15 @@ def revoke(project: str, role: str, ctx: dict[str, Any]) -> tuple[str, Any]:
     with Store(ctx["db"]) as store:
         key, _ = issue_key(store, SPARE)
     return f"/api/v1/users/{SPARE}/keys/{key.key_id}", None
+
+
+def pipeline_entry(project: str, ctx: dict[str, Any]) -> int:
+    """The id of the project's pipeline entry with O-GUEST, shortlisted on first use."""
+    entries = ctx.setdefault("entries", {})
+    if project not in entries:
+        with Store(ctx["db"]) as store:
+            entries[project] = store.shortlist(project, "O-GUEST", "u.admin", "").id
+    return int(entries[project])
 
 
 READABLE = (200, 404, 200, 200)
@@ -197,6 +207,40 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/admin/reindex"): Row(
         "POST", post("/api/v1/admin/reindex", {}), roles(200, 403, 403, 403)
     ),
+    ("PUT", "/api/v1/projects/{project_id}/feedback/{candidate_id}"): Row(
+        "PUT",
+        lambda project, role, ctx: (
+            f"/api/v1/projects/{project}/feedback/O-SITE",
+            {"verdict": "relevant"},  # leaves every ranking of the other rows as it was
+        ),
+        roles(200, 200, READABLE, (404, 404, 404, 403)),
+    ),
+    ("GET", "/api/v1/projects/{project_id}/feedback"): Row(
+        "GET",
+        get("/api/v1/projects/{project}/feedback"),
+        roles(200, 200, READABLE, (404, 404, 404, 200)),
+    ),
+    ("GET", "/api/v1/admin/feedback"): Row(
+        "GET", get("/api/v1/admin/feedback"), roles(200, 403, 403, 403)
+    ),
+    ("GET", "/api/v1/pipeline"): Row("GET", get("/api/v1/pipeline"), roles(200, 200, 200, 403)),
+    ("POST", "/api/v1/pipeline"): Row(
+        "POST",
+        # A candidate per role, so that no pair is shortlisted twice (which answers 409).
+        lambda project, role, ctx: (
+            "/api/v1/pipeline",
+            {"project_id": project, "candidate_id": {"admin": "O-SITE"}.get(role, "C-CART")},
+        ),
+        roles(201, 201, 403, 403),
+    ),
+    ("POST", "/api/v1/pipeline/{entry_id}/moves"): Row(
+        "POST",
+        lambda project, role, ctx: (
+            f"/api/v1/pipeline/{pipeline_entry(project, ctx)}/moves",
+            {"stage": "contacted", "note": f"called by {role}"},
+        ),
+        roles(200, 200, 403, 403),
+    ),
 }
 # A guest reads their own organisation's record, and no other.
 OWN_ORGANISATION = Row(
@@ -230,10 +274,17 @@ class _Collect(logging.Handler):
         self.lines.append(self.format(record))
 
 
-@pytest.fixture(scope="module")
-def run(built_access_world, embedder, tmp_path_factory) -> Run:
-    world = tmp_path_factory.mktemp("matrix") / "world"
-    shutil.copytree(built_access_world, world)
+@pytest.fixture(scope="module", params=BACKENDS)
+def run(request, built_access_world, embedder, tmp_path_factory) -> Iterator[Run]:
+    """Every cell's response, on SQLite and on PostgreSQL."""
+    target = tmp_path_factory.mktemp("matrix") / "world"
+    copies = copy_world(request, built_access_world, "built_access_world_pg", target, request.param)
+    world = next(copies)
+    yield _run(world, embedder)
+    next(copies, None)  # drops the PostgreSQL database
+
+
+def _run(world, embedder) -> Run:
     settings = access_settings(world, auth_failures=1000)
     headers = add_principals(settings.database)
     with Store(settings.database) as store:

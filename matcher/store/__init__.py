@@ -12,12 +12,13 @@ from .entities import MAX_CONFLICTS, Entities, StoredDocument, UpsertReport, vis
 from .migrate import revision
 from .schema import HEAD
 from .users import Users
+from .workflow import Workflow
 
 
-class Store(Entities, Cache, Users, Ledgers):
+class Store(Entities, Cache, Users, Ledgers, Workflow):
     """Entities and their documents, the embedding cache, accounts, the audit log, the erasure
-    ledger and counted requests, in one database. Safe to share between threads; several
-    processes may use one database at once (their writes queue)."""
+    ledger, counted requests, feedback and the pipeline, in one database. Safe to share between
+    threads; several processes may use one database at once (their writes queue)."""
 
     def __init__(self, target: Path | str, *, upgrade: bool = True) -> None:
         """Open (and create, or upgrade) the database: a path is a SQLite file, a URL names a

@@ -13,7 +13,17 @@ from ..errors import NotFound
 from ..roles import AuditEntry, Erasure
 from .engine import Database
 from .entities import bump
-from .schema import audit, embeddings, entities, erasures, hits, members, users
+from .schema import (
+    audit,
+    embeddings,
+    entities,
+    erasures,
+    hits,
+    members,
+    pipeline,
+    pipeline_events,
+    users,
+)
 from .users import user_id_of
 
 ERASED_USER = "erased-user-"
@@ -78,8 +88,14 @@ class Ledgers(Database):
             )
             if kind == "user":
                 db.execute(delete(users).where(users.c.username == id))
+                pseudonym = f"{ERASED_USER}{number}"
+                db.execute(update(audit).where(audit.c.actor == id).values(actor=pseudonym))
+                # The pipeline is the hub's and stays; who moved it is no longer said.
                 db.execute(
-                    update(audit).where(audit.c.actor == id).values(actor=f"{ERASED_USER}{number}")
+                    update(pipeline).where(pipeline.c.created_by == id).values(created_by=pseudonym)
+                )
+                db.execute(
+                    update(pipeline_events).where(pipeline_events.c.by == id).values(by=pseudonym)
                 )
                 # Their memberships end with the account; the rows stay (ended) while a project
                 # still names the username, so that rewriting it gives nothing back.

@@ -25,9 +25,10 @@ from sqlalchemy.types import TypeDecorator
 
 from .. import clock
 
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 """Alembic's revisions, oldest first: 0001 is release 0.2.0's schema as it stood (a database that
-release made is stamped with it), 0002 keeps each fact once."""
+release made is stamped with it), 0002 keeps each fact once, 0003 adds feedback and the
+pipeline."""
 HEAD = REVISIONS[-1]
 
 
@@ -190,4 +191,54 @@ hits = Table(
     Column("bucket", String, nullable=False),
     Column("at", Float, nullable=False),
     Index("hits_bucket", "bucket", "at"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    # A user's word on a pair; it goes with the user's erasure and with either entity's.
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "project_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), nullable=False
+    ),
+    Column(
+        "candidate_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), nullable=False
+    ),
+    Column("verdict", String, nullable=False),
+    Column("at", Moment, nullable=False),
+    UniqueConstraint("user_id", "project_rowid", "candidate_rowid"),
+    CheckConstraint(
+        "verdict IN ('relevant', 'not_relevant', 'already_known')", name="feedback_verdict_check"
+    ),
+)
+
+pipeline = Table(
+    "pipeline",
+    metadata,
+    # One entry per pair across the hub; users are named by username, pseudonymised on erasure.
+    Column("id", Integer, primary_key=True),
+    Column(
+        "project_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), nullable=False
+    ),
+    Column(
+        "candidate_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), nullable=False
+    ),
+    Column("stage", String, nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("created_at", Moment, nullable=False),
+    Column("updated_at", Moment, nullable=False),
+    UniqueConstraint("project_rowid", "candidate_rowid"),
+)
+
+pipeline_events = Table(
+    "pipeline_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entry_id", Integer, ForeignKey("pipeline.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", String, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("by", String, nullable=False),
+    Column("at", Moment, nullable=False),
+    Index("pipeline_events_entry", "entry_id", "id"),
 )

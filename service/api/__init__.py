@@ -1,7 +1,9 @@
 """The HTTP API: the routes over the hub's objects and matches (`routes`), sign-in and
-administration (`admin`), and what they read and write (`schemas`)."""
+administration (`admin`), feedback and the pipeline (`workflow`), and what they read and write
+(`schemas`)."""
 
 from .admin import admin, auth
 from .routes import api, operations
+from .workflow import workflow
 
-__all__ = ["admin", "api", "auth", "operations"]
+__all__ = ["admin", "api", "auth", "operations", "workflow"]

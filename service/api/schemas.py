@@ -14,12 +14,14 @@ from matcher import (
     STRONG,
     CallStatus,
     EntityKind,
+    Feedback,
     Match,
     Modality,
     Need,
     Organisation,
     OrgKind,
     Outcome,
+    PipelineStage,
     Profile,
     Ranking,
     Reasons,
@@ -438,3 +440,62 @@ class ErasureOut(BaseModel):
     by: str
     kind: str = Field(examples=["project"], description="project, organisation or user")
     object_id: str
+
+
+# ---------------------------------------------------------------------- feedback and pipeline
+
+
+class FeedbackIn(Strict):
+    verdict: Choice[Feedback] = Field(
+        description="relevant; not_relevant or already_known keep the pair out of your rankings."
+    )
+
+
+class FeedbackOut(BaseModel):
+    project_id: str
+    candidate_id: str
+    verdict: Feedback
+
+
+class FeedbackCountOut(BaseModel):
+    project_id: str
+    candidate_id: str
+    relevant: int
+    not_relevant: int
+    already_known: int
+
+
+class ShortlistIn(Strict):
+    project_id: str = Field(min_length=1, max_length=128)
+    candidate_id: str = Field(
+        min_length=1, max_length=128, description="The organisation or call to pursue."
+    )
+    note: str = Field("", max_length=2000)
+
+
+class MoveIn(Strict):
+    stage: Choice[PipelineStage]
+    note: str = Field("", max_length=2000)
+
+
+class PipelineEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    stage: PipelineStage
+    note: str
+    by: str
+    at: dt.datetime
+
+
+class PipelineEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: str
+    candidate_id: str
+    candidate_kind: str
+    stage: PipelineStage
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    history: list[PipelineEventOut]
