@@ -55,6 +55,7 @@ from .errors import (
 )
 from .ingest import LoadReport, load_directory, read_directory
 from .matches import ALL_STATUSES, NO_PROFILE, Match, Profile, Ranking, Target
+from .portfolio import COVERED, NEED_KINDS, NeedCover
 from .ranking import (
     DEFAULT_SCORER,
     FEATURES,
@@ -109,7 +110,17 @@ from .vectors import (
     read_manifest,
     resolve_model,
 )
-from .view import CallRecord, ExportRow, Gate, ListPage, Page, ProjectRecord, View, require_admin
+from .view import (
+    CallRecord,
+    ExportRow,
+    Gate,
+    ListPage,
+    Page,
+    PortfolioRow,
+    ProjectRecord,
+    View,
+    require_admin,
+)
 from .workflow import Feedback, FeedbackCount, PipelineEntry, PipelineEvent, PipelineStage
 
 if _typing.TYPE_CHECKING:
@@ -130,12 +141,14 @@ __version__ = "0.2.0"
 
 __all__ = [
     "ALL_STATUSES",
+    "COVERED",
     "DEFAULT_MODEL",
     "DEFAULT_SCORER",
     "FEATURES",
     "FIELD_WORDS",
     "GOOD",
     "LOCAL_OPERATOR",
+    "NEED_KINDS",
     "NO_PROFILE",
     "PERMISSIONS",
     "STOP_WORDS",
@@ -182,6 +195,7 @@ __all__ = [
     "Modality",
     "ModelLoadError",
     "Need",
+    "NeedCover",
     "NotAuthenticated",
     "NotFound",
     "OrgKind",
@@ -192,6 +206,7 @@ __all__ = [
     "PipelineEntry",
     "PipelineEvent",
     "PipelineStage",
+    "PortfolioRow",
     "Principal",
     "Profile",
     "Project",

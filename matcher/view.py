@@ -29,7 +29,9 @@ from .domain import (
     Visibility,
 )
 from .errors import IndexNotBuilt, NotFound, PermissionDenied, StaleIndex
-from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target
+from .matches import ALL_STATUSES, NO_PROFILE, Match, Profile, Ranking, Target
+from .portfolio import CANDIDATES, NeedCover, covers, in_order
+from .ranking.calibration import Strength
 from .ranking.calls import deadline_info
 from .ranking.eligibility import Verdict, assess
 from .ranking.reasons import DeadlineInfo
@@ -155,6 +157,27 @@ class ExportRow:
     calls: Ranking
     call_facts: dict[str, tuple[DeadlineInfo, Verdict]]
     """For each call of `calls`: its status and deadline today, and the project's verdict."""
+
+
+@dataclass(frozen=True)
+class PortfolioRow:
+    """One project at a glance: its best partner and call, how well each of its needs is
+    covered, and where its shortlisted matches stand."""
+
+    project: ProjectRecord
+    best_partner: Match | None
+    best_call: Match | None
+    covers: tuple[NeedCover, ...]
+    """One per need of the project, in the order of `Need`."""
+    stages: tuple[PipelineStage, ...]
+    """The stages its pipeline entries are at, in pipeline order."""
+    indexed: bool = True
+    """False for a project stored after the indexes were built: no matches yet."""
+
+    @property
+    def gaps(self) -> tuple[Need, ...]:
+        """The needs no strong candidate covers: the project's chokepoints."""
+        return tuple(c.need for c in self.covers if c.level is not Strength.STRONG)
 
 
 @dataclass(frozen=True)
@@ -337,6 +360,45 @@ class View:
                 found,
                 facts,
             )
+
+    def portfolio(self) -> list[PortfolioRow]:
+        """Every project in scope at a glance, with its chokepoints (business developers and
+        admins). Ranks without sentence reasons: a few milliseconds per project."""
+        self.require(Action.PIPELINE)
+        projects = [
+            p for p in self.store.entities(EntityKind.PROJECT, self.scope) if isinstance(p, Project)
+        ]
+        self._audit("list", list(projects))
+        recommender = self.recommender
+        organisations = self._visible(EntityKind.ORGANISATION)
+        calls = self._visible(EntityKind.CALL)
+        stages: dict[str, list[PipelineStage]] = {}
+        for entry in self.pipeline():
+            stages.setdefault(entry.project_id, []).append(entry.stage)
+        indexed = recommender.collections[EntityKind.PROJECT].positions
+        rows = []
+        for project in projects:
+            record = ProjectRecord.of(project, self.scope)
+            pipeline = in_order(stages.get(project.id, []))
+            if project.id not in indexed:
+                nothing = tuple(NeedCover(n, None) for n in project.needs)
+                rows.append(PortfolioRow(record, None, None, nothing, pipeline, indexed=False))
+                continue
+            dismissed = self._dismissed(project.id)
+            partners = recommender.partners_for(
+                project.id, CANDIDATES, explain=False, allowed=organisations - dismissed
+            )
+            found = recommender.calls_for(project.id, 5, explain=False, allowed=calls - dismissed)
+            rows.append(
+                PortfolioRow(
+                    record,
+                    partners.matches[0] if partners.matches else None,
+                    found.matches[0] if found.matches else None,
+                    covers(project.needs, partners, found, recommender),
+                    pipeline,
+                )
+            )
+        return rows
 
     # ------------------------------------------------------------------ feedback, pipeline
 

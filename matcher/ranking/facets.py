@@ -82,6 +82,12 @@ _NEED_TO_CAPABILITIES: dict[Need, tuple[str, ...]] = {
     Need.INDUSTRY_PARTNER: ("licensing",),
 }
 
+
+def capabilities_for(need: Need) -> tuple[str, ...]:
+    """The organisation capabilities that answer a project's need."""
+    return _NEED_TO_CAPABILITIES[need]
+
+
 _COMPILED = {
     "modality": {m.value: re.compile(p, re.I) for m, p in _MODALITY_TERMS.items()},
     "indication": {k: re.compile(p, re.I) for k, p in _INDICATIONS.items()},
