@@ -13,7 +13,7 @@ DEMO_DB ?=
 DEMO_MODELS ?=
 DEMO_ENV := $(if $(DEMO_DB),MATCHER_DB_PATH=$(DEMO_DB)) $(if $(DEMO_MODELS),MATCHER_MODELS_DIR=$(DEMO_MODELS))
 
-.PHONY: install demo demo-admin test fuzz lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
+.PHONY: install demo demo-admin test fuzz crash lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test: lint typecheck pytest
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=500 FUZZ_REPORT=var/fuzz-report.json $(BIN)/pytest tests/test_fuzz.py -q
 	@echo "requests per operation and role: var/fuzz-report.json"
+
+# SIGKILL `matcher load` and `matcher build` at 12 random moments per database (SQLite and
+# PostgreSQL), then check that nothing acknowledged was lost and nothing half-written shows.
+crash: $(STAMP)
+	CRASH_POINTS=12 CRASH_REPORT=var/crash-report.json $(BIN)/pytest tests/test_crash.py -q
+	@echo "each kill and what it left: var/crash-report.json"
 
 bench-build: $(STAMP)
 	$(BIN)/python -m bench.build
