@@ -29,7 +29,7 @@ from matcher import (
     rebuild_from_cache,
 )
 
-from . import errors
+from . import errors, web
 from .api import admin, api, auth, operations, workflow
 from .auth import SIGNED_IN, FailureLimiter, ForwardedHeaders, TrustedProxies
 from .deps import refuse_duplicate_keys, refuse_unknown_query
@@ -105,6 +105,7 @@ def create_app(settings: Settings, embedder: Embedder | None = None) -> FastAPI:
     app.include_router(api, responses=errors.responses(400))
     app.include_router(admin, responses=errors.responses(400))
     app.include_router(workflow, responses=errors.responses(400))
+    web.mount(app)
     _serve_docs(app)
     return app
 

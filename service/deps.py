@@ -52,6 +52,8 @@ async def refuse_duplicate_keys(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.body_field is None:
         return
+    if "json" not in request.headers.get("content-type", "json"):
+        return  # a form (the web pages), read as a form: names there may repeat by design
     body = await request.body()  # read and cached by FastAPI before any dependency runs
     repeated: list[str] = []
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -163,9 +163,12 @@ def _response(failure: Failure, message: str, details: list[Any] | None = None) 
     return JSONResponse(body, status_code=failure.status)
 
 
-async def _answer(request: Request, exc: Exception) -> JSONResponse:
-    """The one handler: the status and code from FAILURES, the message and headers by kind."""
+async def _answer(request: Request, exc: Exception) -> Response:
+    """The one handler: the status and code from FAILURES, the message and headers by kind.
+    On a web page the same failure is shown as a page."""
     failure = failure_of(exc)
+    if "pages" in getattr(request.scope.get("route"), "tags", ()):
+        return _page(request, failure, exc)
     if isinstance(exc, RequestValidationError):
         details = [
             {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
@@ -189,6 +192,30 @@ async def _answer(request: Request, exc: Exception) -> JSONResponse:
         return response
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _response(failure, failure.description)
+
+
+def _page(request: Request, failure: Failure, exc: Exception) -> Response:
+    from .web.routes import error_page
+
+    if failure in UNEXPECTED or not isinstance(exc, MatcherError | StarletteHTTPException):
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        message = failure.description
+    elif isinstance(exc, StarletteHTTPException):
+        message = str(exc.detail)
+    else:
+        message = str(exc)
+    if isinstance(exc, RequestValidationError):
+        message = "The form or address is not valid: " + "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in exc.errors()[:3]
+        )
+    title = {403: "Not allowed", 404: "Not found", 429: "Too many requests"}.get(
+        failure.status, "Something went wrong" if failure.status >= 500 else "Cannot do that"
+    )
+    response = error_page(request, failure.status, title, message)
+    if isinstance(exc, TooManyFailures):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 class BodyLimit:

@@ -517,13 +517,17 @@ def add_principals(database: Path | str) -> dict[str, dict[str, str]]:
     return {**headers, "anonymous": {}}
 
 
-def served_routes(app: Any) -> list[tuple[str, str]]:
-    """(method, path) of every route the app serves. FastAPI 0.16x keeps included routers as
-    `_IncludedRouter` objects in `app.routes`, so walk into them rather than trust a flat list."""
+def served_routes(app: Any, pages: bool = False) -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves: the API's, or with `pages` the web
+    pages' (tagged "pages", tested in a browser by test_web.py). FastAPI 0.16x keeps included
+    routers as `_IncludedRouter` objects in `app.routes`, so walk into them rather than trust a
+    flat list."""
     found = []
     for route in app.routes:
         contexts = getattr(route, "effective_route_contexts", None)
         for r in contexts() if contexts else [route]:
+            if ("pages" in (getattr(r, "tags", None) or ())) != pages:
+                continue
             found += [(m, r.path) for m in sorted(getattr(r, "methods", None) or ()) if m != "HEAD"]
     assert len(found) > 20, f"route discovery broke: {found}"
     return found
