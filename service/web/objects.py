@@ -1,4 +1,4 @@
-"""The hub's pages: portfolio, projects, organisations, calls, search and pipeline."""
+"""Pages: filled in next (see service/web/routes.py for the shared parts)."""
 
 from __future__ import annotations
 
