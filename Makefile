@@ -24,8 +24,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# One process loads data/demo, builds what changed and serves, so the model loads once.
+# One process loads data/demo, builds what changed and serves, so the model loads once. The
+# demo's users (data/demo/users.jsonl, one per role) sign in to the pages with DEMO_PASSWORD.
+DEMO_PASSWORD ?= demo-hub-2026
 demo: $(STAMP)
+	$(DEMO_ENV) $(BIN)/matcher load data/demo >/dev/null
+	$(DEMO_ENV) $(BIN)/matcher users load data/demo/users.jsonl --password $(DEMO_PASSWORD)
 	$(DEMO_ENV) $(BIN)/matcher serve --load data/demo
 
 # In a second terminal while `make demo` runs: an admin in the demo's database, and its key.

@@ -3,6 +3,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from matcher import Store
+from matcher.store import HEAD
 from service.cli import main
 from tests.conftest import TODAY, make_project, write_jsonl, write_world
 
@@ -30,7 +32,7 @@ def built(run, world, monkeypatch):
 
 def test_init_load_build_from_scratch(run, tmp_path):
     data = write_world(tmp_path / "data")
-    assert "schema revision 0002" in run("init").output
+    assert f"schema revision {HEAD}" in run("init").output
     loaded = run("load", str(data))
     assert loaded.exit_code == 0 and "added 9" in loaded.output
     built = run("build")
@@ -102,3 +104,21 @@ def test_bad_setting_names_the_variable(run, monkeypatch):
     monkeypatch.setenv("MATCHER_TOP_K", "ten")
     result = run("init")
     assert result.exit_code == 1 and "MATCHER_TOP_K='ten'" in result.output
+
+
+def test_users_load_creates_the_missing_users_with_a_demo_password(run, tmp_path):
+    from tests.conftest import ROOT
+
+    assert run("load", str(ROOT / "data" / "demo")).exit_code == 0
+    users = ROOT / "data" / "demo" / "users.jsonl"
+    created = run("users", "load", str(users), "--password", "demo-hub-2026")
+    assert "Created 5 users" in created.output
+    assert "Created 0 users: none (all exist)" in run("users", "load", str(users)).output
+    with Store(tmp_path / "cli.db") as store:
+        roles = {u.username: u.role.value for u in store.users()}
+        assert roles["hub.bizdev"] == "bizdev" and roles["partner.guest"] == "guest"
+        assert store.password_hash("u.okonkwo.a")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"username": "x.y", "role": "boss"}\n')
+    failed = CliRunner().invoke(main, ["users", "load", str(bad)])
+    assert failed.exit_code == 1 and f"file {bad}, line 1" in failed.output

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
+from pathlib import Path
 
 import click
 
@@ -49,6 +51,41 @@ def users_create(
         user = create_user(store, username, Role(role), organisation, display_name, password)
     click.echo(f"Created {user.username} ({user.role.value}).")
     click.echo(f"Next: `matcher users key {user.username}` to give them an API key.")
+
+
+@users.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--password",
+    default=None,
+    help="Give each new user this web password (for a demo; real users set their own).",
+)
+@_friendly
+def users_load(file: Path, password: str | None) -> None:
+    """Create the users listed in FILE (JSON lines: username, role, organisation, name) that do
+    not exist yet; existing ones are left as they are."""
+    rows = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows.append(
+                (row["username"], Role(row["role"]), row.get("organisation"), row.get("name", ""))
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise click.ClickException(
+                f"file {file}, line {number}: not a user ({error}); a line has username, role "
+                "(admin, bizdev, researcher or guest), and optionally organisation and name."
+            ) from None
+    created = []
+    with open_store(_settings()) as store:
+        known = {u.username for u in store.users()}
+        for username, role, organisation, name in rows:
+            if username not in known:
+                create_user(store, username, role, organisation, name, password)
+                created.append(username)
+    click.echo(f"Created {len(created)} users: {', '.join(created) or 'none (all exist)'}.")
 
 
 @users.command("set")
