@@ -10,7 +10,6 @@ scores of the benchmarks (`python -m bench.train`), one per candidate kind and s
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import itertools
 import json
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import clock
 from ..atomic import write_atomically
 from ..errors import StaleIndex
 from .features import FEATURES
@@ -163,7 +163,7 @@ def save_calibrations(calibrations: Sequence[Calibration], path: Path) -> None:
     """Write calibrations as one JSON file, atomically."""
     payload = {
         "format": CALIBRATION_FORMAT,
-        "saved_at": dt.datetime.now(dt.UTC).isoformat(),
+        "saved_at": clock.stamp(clock.now()),
         "calibrations": [dataclasses.asdict(c) for c in calibrations],
     }
     write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())

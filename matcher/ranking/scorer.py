@@ -8,7 +8,6 @@ the same in both directions. Each weighted feature is a part of the score that r
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import clock
 from ..atomic import write_atomically
 from ..errors import StaleIndex
 from .features import FAMILIES, FEATURES
@@ -67,7 +67,7 @@ def save_scorer(scorer: LinearScorer, path: Path) -> None:
         "features": list(FEATURES),
         "weights": dict(scorer.weights),
         "bias": scorer.bias,
-        "manifest": {"saved_at": dt.datetime.now(dt.UTC).isoformat(), **scorer.manifest},
+        "manifest": {"saved_at": clock.stamp(clock.now()), **scorer.manifest},
     }
     write_atomically(path, (json.dumps(payload, indent=2) + "\n").encode())
 

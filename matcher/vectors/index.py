@@ -6,7 +6,6 @@ never touch an index start faster).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import clock
 from ..atomic import write_atomically
 from ..errors import ForeignIndex, IndexNotBuilt, StaleIndex
 
@@ -193,7 +193,7 @@ def new_manifest(
     database: str,
 ) -> Manifest:
     """A manifest to `save` with an index; `save` fills in the count, dim and checksum."""
-    built_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    built_at = clock.stamp(clock.now())
     return Manifest(
         kind=kind, model=model, dim=0, count=0, data_hash=data_hash, built_at=built_at,
         sentences=sentences, database_id=database_id, database=database,
