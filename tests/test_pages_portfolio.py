@@ -107,6 +107,7 @@ def test_the_portfolio_shows_every_project_with_its_chokepoints(site):
     shortlist(database, "P-INTERNAL", "O-SITE")
     response = open_as("bizdev").get("/portfolio")
     assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
     html = response.text
     assert len(html.encode()) < 1_000_000
     ids = [p["id"] for p in ACCESS_PROJECTS]
@@ -265,7 +266,7 @@ def test_the_pipeline_groups_entries_by_stage_and_moves_them_by_form(site):
     call = shortlist(database, "P-PUBLIC", "C-CART")
     client = open_as("bizdev")
     page = client.get("/pipeline")
-    assert page.status_code == 200
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     html = page.text
     assert [h for h in re.findall(r'<h2 id="stage-(\w+)"', html)] == [
         s.value for s in PipelineStage
@@ -374,7 +375,7 @@ def test_the_pipeline_csv_neutralises_formulas(site):
     shortlist(database, "P-INTERNAL", "O-SITE", '=HYPERLINK("http://evil","x")')
     shortlist(database, "P-PUBLIC", "C-CART", "+46 8 123 45")
     response = open_as("bizdev").get("/pipeline.csv")
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"] == 'attachment; filename="pipeline.csv"'
     rows = list(csv.reader(io.StringIO(response.text)))

@@ -27,6 +27,7 @@ from matcher import (
     PipelineEvent,
     PipelineStage,
     PortfolioRow,
+    Principal,
     Stage,
     Strength,
     View,
@@ -73,6 +74,13 @@ SORT_NAMES = {
     SortKey.CALL: "best call's score",
     SortKey.GAPS: "number of gaps",
 }
+
+
+def private(request: Request, template: str, principal: Principal, **context: Any) -> HTMLResponse:
+    """A page of project data: kept out of every cache, as the API's signed-in responses are."""
+    response = page(request, template, principal, **context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @dataclass(frozen=True)
@@ -219,7 +227,7 @@ def portfolio(
         flipped = Order.ASC if direction is Order.DESC else Order.DESC
         return href(sort=key.value, order=(flipped if key is sort else NATURAL_ORDER[key]).value)
 
-    return page(
+    return private(
         request,
         "portfolio.html",
         view.principal,
@@ -322,7 +330,7 @@ def pipeline(
     """Every shortlisted match the user may see, grouped by stage, dropped last."""
     found = cards(view, view.pipeline(project or None))
     groups = [(s, [c for c in found if c.entry.stage is s]) for s in PipelineStage]
-    return page(
+    return private(
         request,
         "pipeline.html",
         view.principal,
@@ -347,7 +355,7 @@ def move(
     """Move an entry to a stage with a note; back to the pipeline, or for htmx the entry alone."""
     entry = view.move(entry_id, stage, note)
     if request.headers.get("HX-Request") == "true":
-        return page(
+        return private(
             request,
             "_portfolio_entry.html",
             view.principal,
