@@ -18,7 +18,7 @@ from fastapi import Depends, Form, Request
 
 from matcher import NotAuthenticated, Principal, View, session_principal
 
-from ..auth import SESSION_COOKIE
+from ..auth import SESSION_COOKIE, SIGNED_IN
 
 PRESESSION_COOKIE = "matcher_signin"
 """The sign-in form's double-submit cookie."""
@@ -41,9 +41,12 @@ def page_principal(request: Request) -> Principal:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         try:
-            return session_principal(request.app.state.gate.store, token)
+            principal = session_principal(request.app.state.gate.store, token)
         except NotAuthenticated:
             pass
+        else:
+            setattr(request.state, SIGNED_IN, True)  # the page is sent `Cache-Control: no-store`
+            return principal
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     raise SignInRequired(target)
 
