@@ -204,6 +204,7 @@ def test_a_project_shows_its_partners_and_calls_with_their_reasons(site):
     }
     partners, calls = section(html, "partners"), section(html, "calls")
     assert ids(partners) == [m["id"] for m in api["partners"]]
+    assert names(partners) == [m["name"] for m in api["partners"]]
     assert set(ids(partners)) == {"O-EYE", "O-VEC", "O-CELL"}
     assert ids(calls) == [m["id"] for m in api["calls"]]
     assert "C-CLOSED" not in ids(calls) and "C-1" in ids(calls)
@@ -225,7 +226,7 @@ def test_a_project_shows_its_partners_and_calls_with_their_reasons(site):
         assert len(re.findall(r'<span class="chip">', shown)) >= len(reasons["shared_facets"])
     # A call: its status, deadline, days left, and the verdict with every rule.
     call = unescape(match_html(calls, "C-1"))
-    assert "Open</span>" in call and "deadline 2027-03-01 (full proposal)" in call
+    assert "Open</span>" in call and "deadline 2027-03-01, full proposal" in call
     assert "<strong>96 days left</strong>" in call
     assert "Eligible</span>" in call
     verdict = next(m for m in api["calls"] if m["id"] == "C-1")["reasons"]["eligibility"]
