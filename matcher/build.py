@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +19,9 @@ from .vectors.embedding import DocumentEncoder
 from .vectors.index import VectorIndex, new_manifest
 
 log = logging.getLogger(__name__)
+
+BUILD_LOCK = ".build.lock"
+"""A lock file in the models folder, held while its indexes are written."""
 
 
 class BuildProgress(Protocol):
@@ -49,7 +55,20 @@ def build_indexes(
     """Embed every document of every kind and save the indexes; cached texts are reused.
 
     With `sentences` (the default) every sentence is embedded too, for the reasons of matches.
-    Each index records the store's identity, so that it is never used with another database."""
+    Each index records the store's identity, so that it is never used with another database.
+    One build at a time writes a models folder (others wait), and a server does not rebuild it
+    from the cache meanwhile."""
+    with _building(models_dir, wait=True):
+        return _build(store, encoder, models_dir, progress, sentences)
+
+
+def _build(
+    store: Store,
+    encoder: DocumentEncoder,
+    models_dir: Path,
+    progress: BuildProgress | None,
+    sentences: bool,
+) -> list[KindReport]:
     reports = []
     for kind in EntityKind:
         started = time.perf_counter()
@@ -84,8 +103,24 @@ def rebuild_from_cache(store: Store, encoder: DocumentEncoder, models_dir: Path)
     embedding cache, embedding nothing: how a server on another host (with its own models
     folder) follows a load and build. False, with nothing written, while some document has no
     cached vector yet (`matcher build` has not run since the load)."""
-    for kind in EntityKind:
-        if encoder.count_missing([d.text for d in store.documents(kind)], sentences=False):
-            return False
-    build_indexes(store, encoder, models_dir, sentences=False)
+    with _building(models_dir, wait=False) as free:
+        if not free:
+            return False  # a build is writing the folder now: its indexes will do
+        for kind in EntityKind:
+            if encoder.count_missing([d.text for d in store.documents(kind)], sentences=False):
+                return False
+        _build(store, encoder, models_dir, None, sentences=False)
     return True
+
+
+@contextlib.contextmanager
+def _building(models_dir: Path, wait: bool) -> Iterator[bool]:
+    """Hold the models folder's build lock; without `wait`, yield False when it is taken."""
+    Path(models_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(models_dir) / BUILD_LOCK, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True

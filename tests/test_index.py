@@ -114,3 +114,14 @@ def test_a_manifest_that_records_no_database_is_stale(saved):
     assert f"The index in {saved} is stale" in str(caught.value)
     assert "does not record the database" in str(caught.value)
     assert "Rebuild the indexes" in str(caught.value)
+
+
+def test_a_server_does_not_rebuild_a_models_folder_while_a_build_writes_it(settings, embedder):
+    from matcher import DocumentEncoder, Store, rebuild_from_cache
+    from matcher.build import _building
+
+    with Store(settings.database) as store:
+        encoder = DocumentEncoder(embedder, store)
+        with _building(settings.models_dir, wait=True):  # as `matcher build` holds it
+            assert rebuild_from_cache(store, encoder, settings.models_dir) is False
+        assert rebuild_from_cache(store, encoder, settings.models_dir) is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -34,13 +35,13 @@ site = APIRouter(tags=[PAGES], include_in_schema=False)
 
 @site.get("/")
 def home(principal: PagePrincipal) -> RedirectResponse:
-    """Business developers and admins start at the portfolio, researchers at their projects,
-    guests at the search."""
+    """Business developers and admins start at the portfolio, researchers at the projects,
+    guests at their own organisation's page."""
     start = {
         Role.ADMIN: "/portfolio",
         Role.BIZDEV: "/portfolio",
         Role.RESEARCHER: "/projects",
-        Role.GUEST: "/search",
+        Role.GUEST: f"/organisations/{quote(principal.organisation or '', safe='')}",
     }[principal.role]
     return RedirectResponse(start, status_code=303)
 

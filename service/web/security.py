@@ -48,6 +48,8 @@ def page_principal(request: Request) -> Principal:
             setattr(request.state, SIGNED_IN, True)  # the page is sent `Cache-Control: no-store`
             return principal
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":  # a form posted after the session ended: back to the start
+        target = "/"
     raise SignInRequired(target)
 
 
