@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from .domain import (
@@ -409,10 +410,10 @@ class View:
         self._candidate(candidate_id)
         self.store.set_feedback(self.principal.user, project_id, candidate_id, verdict)
 
-    def feedback_on(self, project_id: str) -> dict[str, Feedback]:
-        """The principal's own feedback on a project's pairs, by candidate id."""
+    def feedback_on(self, project_id: str) -> Mapping[str, Feedback]:
+        """The principal's own feedback on a project's pairs, by candidate id (read-only)."""
         self._project(project_id)
-        return self.store.feedback_of(self.principal.user, project_id)
+        return MappingProxyType(self.store.feedback_of(self.principal.user, project_id))
 
     def feedback_counts(self) -> list[FeedbackCount]:
         """Every user's verdicts, counted per pair (admins only)."""

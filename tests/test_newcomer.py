@@ -62,7 +62,7 @@ def test_the_demo_and_the_cli_use_the_same_database_and_models():
         check=True,
     ).stdout
     commands = [line for line in dry_run.splitlines() if "bin/matcher " in line]
-    assert len(commands) == 3, dry_run
+    assert len(commands) == 5, dry_run  # demo: load, users load, serve; demo-admin: two
     cli_default = Settings.from_env({})
     for command in commands:
         demo = Settings.from_env(dict(re.findall(r"\b(MATCHER_[A-Z_]+)=(\S+)", command)))
