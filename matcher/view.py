@@ -60,6 +60,7 @@ class Gate:
         self._recommender = recommender
         self._today = today
         self._visible: dict[tuple[int, EntityKind, tuple[Any, ...]], frozenset[str]] = {}
+        self._answers: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
 
     @property
@@ -80,6 +81,19 @@ class Gate:
 
     def view(self, principal: Principal) -> View:
         return View(self, principal)
+
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """A value computed once per key (a few recent keys are kept): for answers that are
+        costly and whose key says everything they depend on."""
+        with self._lock:
+            if key in self._answers:
+                return self._answers[key]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            if len(self._answers) >= 16:
+                self._answers.pop(next(iter(self._answers)))
+            self._answers[key] = value
+        return value
 
     def visible(self, kind: EntityKind, principal: Principal) -> frozenset[str]:
         """The ids of this kind the principal may see, as stored now."""
@@ -370,6 +384,18 @@ class View:
             p for p in self.store.entities(EntityKind.PROJECT, self.scope) if isinstance(p, Project)
         ]
         self._audit("list", list(projects))
+        # Ranking every project takes about 10 ms each: the rows are kept until the data, the
+        # indexes, or the user's feedback or the pipeline change (filters, sorting and paging
+        # of the same portfolio then cost nothing).
+        key = (
+            self.store.generation(),
+            id(self.recommender),
+            self.principal,
+            self.store.workflow_version(self.principal.user),
+        )
+        return self.gate.cached(("portfolio", key), lambda: self._portfolio(projects))
+
+    def _portfolio(self, projects: list[Project]) -> list[PortfolioRow]:
         recommender = self.recommender
         organisations = self._visible(EntityKind.ORGANISATION)
         calls = self._visible(EntityKind.CALL)

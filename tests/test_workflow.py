@@ -188,3 +188,27 @@ def test_erasures_take_feedback_and_pipeline_entries_with_them(http):
         (left,) = store.pipeline_entries()
         pseudonym = f"erased-user-{erasure.id}"
         assert left.created_by == pseudonym and {e.by for e in left.history} == {pseudonym}
+
+
+def test_the_portfolio_is_ranked_once_until_feedback_the_pipeline_or_the_data_change(http):
+    client, headers, _ = http
+    gate = client.app.state.gate
+    from matcher import Principal, Role
+
+    view = gate.view(Principal("u.bizdev", Role.BIZDEV))
+    first = view.portfolio()
+    assert view.portfolio() is first  # filters, sorting and paging cost no ranking
+    row = next(r for r in first if r.project.id == "P-INTERNAL")
+    assert row.best_partner is not None
+    feedback(client, headers["bizdev"], row.best_partner.id, "not_relevant")
+    fresh = view.portfolio()
+    assert fresh is not first
+    moved = next(r for r in fresh if r.project.id == "P-INTERNAL")
+    assert moved.best_partner is None or moved.best_partner.id != row.best_partner.id
+    client.post(
+        "/api/v1/pipeline",
+        json={"project_id": "P-PUBLIC", "candidate_id": "C-CART"},
+        headers=headers["bizdev"],
+    )
+    staged = next(r for r in view.portfolio() if r.project.id == "P-PUBLIC")
+    assert [s.value for s in staged.stages] == ["to_contact"]

@@ -105,6 +105,20 @@ class Workflow(Database):
                 FeedbackCount(p, c, int(a), int(b), int(k)) for p, c, a, b, k in db.execute(query)
             ]
 
+    def workflow_version(self, username: str) -> tuple[object, ...]:
+        """What changes when the user's feedback or anyone's pipeline does: for caches of
+        rankings that leave dismissed pairs out and show pipeline stages."""
+        f, p = feedback.c, pipeline.c
+        mine = (
+            select(func.count(), func.max(f.at))
+            .join_from(feedback, users, users.c.id == f.user_id)
+            .where(users.c.username == username)
+        )
+        with self.read() as db:
+            given = tuple(db.execute(mine).one())
+            moved = tuple(db.execute(select(func.count(), func.max(p.updated_at))).one())
+        return (*given, *moved)
+
     # ------------------------------------------------------------------ pipeline
 
     def shortlist(self, project_id: str, candidate_id: str, by: str, note: str) -> PipelineEntry:
