@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from matcher import Need, PipelineStage, Store, parse_project, set_password
+from matcher import Feedback, Need, PipelineStage, Store, parse_project, set_password
 from service.app import create_app
 from service.web.render import label
 from tests.conftest import (
@@ -416,3 +416,22 @@ def test_the_demo_portfolio_and_pipeline_stay_light(demo_world, tmp_path, embedd
         assert len(row_ids(html)) == 40
         assert len(html.encode()) < 1_000_000
         assert len(client.get("/pipeline").text.encode()) < 1_000_000
+
+
+def test_admins_see_the_feedback_counts_page_and_others_do_not(site):
+    open_as, database = site
+    with Store(database) as store:
+        store.set_feedback(USERS["bizdev"], "P-PUBLIC", "O-SITE", Feedback.NOT_RELEVANT)
+        store.set_feedback(USERS["admin"], "P-PUBLIC", "O-SITE", Feedback.RELEVANT)
+    admin = open_as("admin")
+    shown = admin.get("/feedback")
+    assert shown.status_code == 200
+    assert "<caption>Verdicts per pair, most judged first</caption>" in shown.text
+    row = shown.text[shown.text.index("P-PUBLIC</a>") :]
+    assert re.match(
+        r"P-PUBLIC</a></td>\s*<td>O-SITE</td>\s*<td>1</td>\s*<td>1</td>\s*<td>0</td>", row
+    )
+    assert 'href="/feedback"' in admin.get("/pipeline").text
+    for role in ("bizdev", "researcher", "guest"):
+        refused = open_as(role).get("/feedback")
+        assert refused.status_code == 403 and "Not allowed" in refused.text

@@ -267,7 +267,7 @@ def test_each_role_signs_in_to_its_start_page_and_signs_out(
     page = watched.page
     assert path_of(page) == START[role]
     main_nav = page.get_by_role("navigation", name="Main")
-    links = ("Portfolio", "Projects", "Pipeline", "Search", "Your organisation")
+    links = ("Portfolio", "Projects", "Pipeline", "Search", "Your organisation", "Feedback")
     shown = {name: main_nav.get_by_role("link", name=name).count() for name in links}
     assert shown == {
         "Portfolio": int(role in ("admin", "bizdev")),
@@ -275,6 +275,7 @@ def test_each_role_signs_in_to_its_start_page_and_signs_out(
         "Pipeline": int(role != "guest"),
         "Search": int(role != "guest"),
         "Your organisation": int(role == "guest"),
+        "Feedback": int(role == "admin"),
     }
     expect(main_nav.locator("[aria-current=page]")).to_have_count(1)
     assert demo_site.users[role] in page.get_by_role("banner").inner_text()
