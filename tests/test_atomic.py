@@ -59,3 +59,19 @@ def test_a_failed_write_leaves_no_temp_file(tmp_path):
         write_atomically(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_bytes() == b"{}"
     assert not _temp_files(tmp_path, "manifest.json")
+
+
+def test_temp_files_left_by_killed_writers_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "index.faiss"
+    old = tmp_path / ".index.faiss.abandoned.tmp"
+    old.write_bytes(b"half a file")
+    hour_ago = time.time() - 7200
+    os.utime(old, (hour_ago, hour_ago))
+    busy = tmp_path / ".index.faiss.inflight.tmp"  # another writer at work right now
+    busy.write_bytes(b"being written")
+    other = tmp_path / ".manifest.json.abandoned.tmp"  # another target's: not this write's
+    other.write_bytes(b"x")
+    os.utime(other, (hour_ago, hour_ago))
+    write_atomically(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert not old.exists() and busy.exists() and other.exists()
