@@ -136,6 +136,8 @@ class User:
     display_name: str
     created_at: dt.datetime
     disabled: bool = False
+    email: str | None = None
+    """Where the weekly digest goes (set by an admin); None: no digest."""
 
     @property
     def principal(self) -> Principal:

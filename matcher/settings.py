@@ -43,10 +43,28 @@ class Settings:
     """Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto headers are
     believed (comma-separated); none by default, so a client cannot choose its own address."""
     expensive_per_minute: int = 30
+    """Expensive requests (a pasted text, an export) per API key or session and minute."""
     follow_seconds: float = 5.0
     """How often a server looks for a newer data version (a load, build or erasure elsewhere);
     with the time to reload, the bound on how stale its answers may be."""
-    """Expensive requests (a pasted text, an export) per API key or session and minute."""
+    public_url: str = "http://127.0.0.1:8000"
+    """Where readers reach the service: the digest's links start with it."""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    """The demo's loopback server (`matcher mailbox`); a relay usually listens on 587 (STARTTLS)
+    or 465 (implicit TLS)."""
+    smtp_security: str = "none"
+    """none, starttls or tls (implicit TLS from the first byte)."""
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout: float = 30.0
+    mail_from: str = "ATMP hub digest <digest@hub.example.org>"
+    digest_per_second: float = 5.0
+    """The most digest messages handed to the mail server per second."""
+    smtp_retries: int = 3
+    """Tries after the first for a refused connection or a temporary (4xx) answer."""
+    smtp_backoff: float = 2.0
+    """Seconds before the first retry; each further retry waits twice as long."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -74,6 +92,25 @@ class Settings:
             raise ConfigError(
                 f"MATCHER_FOLLOW_SECONDS={self.follow_seconds} must lie between 0.1 and 3600"
             )
+        if self.smtp_security not in ("none", "starttls", "tls"):
+            raise ConfigError(
+                f"MATCHER_SMTP_SECURITY={self.smtp_security!r} must be none, starttls or tls"
+            )
+        if not 1 <= self.smtp_port <= 65535:
+            raise ConfigError(f"MATCHER_SMTP_PORT={self.smtp_port} is not a port")
+        if not 0.01 <= self.digest_per_second <= 1000:
+            raise ConfigError(
+                f"MATCHER_DIGEST_PER_SECOND={self.digest_per_second} must lie between 0.01 and 1000"
+            )
+        if not 0 <= self.smtp_retries <= 10 or not 0 <= self.smtp_backoff <= 600:
+            raise ConfigError(
+                "MATCHER_SMTP_RETRIES must lie between 0 and 10, MATCHER_SMTP_BACKOFF between 0 "
+                "and 600 seconds"
+            )
+        if "@" not in self.mail_from:
+            raise ConfigError(f"MATCHER_MAIL_FROM={self.mail_from!r} holds no address")
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"MATCHER_PUBLIC_URL={self.public_url!r} must start with http(s)://")
         if self.batch_size < 1:
             raise ConfigError(f"MATCHER_BATCH_SIZE={self.batch_size} must be at least 1")
         if len(self.hub_country) != 2 or not self.hub_country.isupper():
@@ -110,6 +147,17 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "trusted_proxies": lambda raw: tuple(p.strip() for p in raw.split(",") if p.strip()),
     "expensive_per_minute": int,
     "follow_seconds": float,
+    "public_url": lambda raw: raw.strip().rstrip("/"),
+    "smtp_host": str.strip,
+    "smtp_port": int,
+    "smtp_security": lambda raw: raw.strip().lower(),
+    "smtp_user": str,
+    "smtp_password": str,
+    "smtp_timeout": float,
+    "mail_from": str.strip,
+    "digest_per_second": float,
+    "smtp_retries": int,
+    "smtp_backoff": float,
 }
 
 

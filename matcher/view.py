@@ -188,6 +188,10 @@ class PortfolioRow:
     """The stages its pipeline entries are at, in pipeline order."""
     indexed: bool = True
     """False for a project stored after the indexes were built: no matches yet."""
+    partners: tuple[Match, ...] = ()
+    """Its best partners (a few dozen), best first, without sentence reasons."""
+    calls: tuple[Match, ...] = ()
+    """Its best calls (open or forthcoming, that it may apply to), best first, no reasons."""
 
     @property
     def gaps(self) -> tuple[Need, ...]:
@@ -300,9 +304,10 @@ class View:
         k: int = 10,
         kind: EntityKind | None = None,
         include_ineligible: bool = False,
+        explain: bool = True,
     ) -> Ranking:
         """Projects for an organisation or a call (of this kind, when given), ranked over the
-        projects in scope only."""
+        projects in scope only (without sentence reasons unless `explain`)."""
         self.require(Action.REVERSE)
         try:
             source = self.store.get(id, kind, self.scope)
@@ -313,7 +318,7 @@ class View:
             self.principal.user, candidate_id=id
         )
         matches = self.recommender.projects_for(
-            id, k, allowed=allowed, include_ineligible=include_ineligible
+            id, k, allowed=allowed, include_ineligible=include_ineligible, explain=explain
         )
         self._audit_matches(matches)
         return matches
@@ -423,6 +428,8 @@ class View:
                     found.matches[0] if found.matches else None,
                     covers(project.needs, partners, found, recommender),
                     pipeline,
+                    partners=tuple(partners.matches),
+                    calls=tuple(found.matches),
                 )
             )
         return rows
@@ -484,6 +491,11 @@ class View:
             if entry.id == entry_id:
                 return entry
         raise NotFound("pipeline entry", str(entry_id))
+
+    def handed_out(self, project_ids: Collection[str], how: str) -> None:
+        """Record in the audit log that the confidential ones of these projects were handed to
+        the principal outside a request (`how`: "digest" for the weekly e-mail)."""
+        self._record(how, sorted(project_ids))
 
     # ------------------------------------------------------------------ helpers
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .audit import ERASED_USER, Ledgers
 from .cache import Cache
+from .digest import Digests
 from .engine import database_url
 from .entities import MAX_CONFLICTS, Entities, StoredDocument, UpsertReport, visible
 from .migrate import revision
@@ -15,9 +16,10 @@ from .users import Users
 from .workflow import Workflow
 
 
-class Store(Entities, Cache, Users, Ledgers, Workflow):
+class Store(Entities, Cache, Users, Ledgers, Workflow, Digests):
     """Entities and their documents, the embedding cache, accounts, the audit log, the erasure
-    ledger, counted requests, feedback and the pipeline, in one database. Safe to share between
+    ledger, counted requests, feedback, the pipeline and the weekly digest's records, in one
+    database. Safe to share between
     threads; several processes may use one database at once (their writes queue)."""
 
     def __init__(self, target: Path | str, *, upgrade: bool = True) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from .. import clock
 from ..errors import NotFound
 from ..roles import AuditEntry, Erasure
+from .digest import forget_address
 from .engine import Database
 from .entities import bump
 from .schema import (
@@ -87,6 +88,8 @@ class Ledgers(Database):
                 ).scalar_one()
             )
             if kind == "user":
+                address = db.execute(select(users.c.email).where(users.c.username == id)).scalar()
+                forget_address(db, address)  # their subscription and sends go with the row
                 db.execute(delete(users).where(users.c.username == id))
                 pseudonym = f"{ERASED_USER}{number}"
                 db.execute(update(audit).where(audit.c.actor == id).values(actor=pseudonym))

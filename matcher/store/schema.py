@@ -25,10 +25,10 @@ from sqlalchemy.types import TypeDecorator
 
 from .. import clock
 
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 """Alembic's revisions, oldest first: 0001 is release 0.2.0's schema as it stood (a database that
 release made is stamped with it), 0002 keeps each fact once, 0003 adds feedback and the
-pipeline."""
+pipeline, 0004 the weekly digest."""
 HEAD = REVISIONS[-1]
 
 
@@ -131,6 +131,8 @@ users = Table(
     Column("password_hash", String),
     Column("disabled", Boolean, nullable=False, server_default="0"),
     Column("created_at", Moment, nullable=False),
+    # Where the weekly digest goes; set by an admin (a user cannot point it elsewhere).
+    Column("email", String),
     CheckConstraint("role IN ('admin', 'bizdev', 'researcher', 'guest')", name="users_role_check"),
 )
 
@@ -241,4 +243,71 @@ pipeline_events = Table(
     Column("by", String, nullable=False),
     Column("at", Moment, nullable=False),
     Index("pipeline_events_entry", "entry_id", "id"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    # Secrets shared by every process of one hub (the digest's links are made by `matcher digest
+    # send` and checked by the servers); made at random on first use.
+    Column("name", String, primary_key=True),
+    Column("secret", String, nullable=False),
+    Column("created_at", Moment, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    # A user's digest choices; without a row, a user with an address gets every section.
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("subscribed", Boolean, nullable=False),
+    Column("sections", String, nullable=False),
+    Column("threshold", String, nullable=False),
+    Column("updated_at", Moment, nullable=False),
+    CheckConstraint("threshold IN ('strong', 'good')", name="subscriptions_threshold_check"),
+)
+
+bounces = Table(
+    "bounces",
+    metadata,
+    # Addresses the mail system refused for good: no digest goes to them until cleared.
+    Column("address", String, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("at", Moment, nullable=False),
+)
+
+digest_sends = Table(
+    "digest_sends",
+    metadata,
+    # One row per recipient and ISO week: the record that makes sending exactly once.
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("week", String(8), nullable=False),
+    Column("state", String, nullable=False),
+    Column("message_id", String, nullable=False),
+    Column("address", String, nullable=False, server_default=""),
+    # What the message shows (JSON): marked seen once it is known to be delivered.
+    Column("items", Text, nullable=False, server_default="[]"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("updated_at", Moment, nullable=False),
+    UniqueConstraint("user_id", "week"),
+    CheckConstraint(
+        "state IN ('composed', 'sending', 'sent', 'empty', 'unsubscribed', 'bounced', 'failed', "
+        "'uncertain', 'cancelled')",
+        name="digest_sends_state_check",
+    ),
+)
+
+digest_seen = Table(
+    "digest_seen",
+    metadata,
+    # What a user's earlier digests showed: not shown again (unless a deadline is close). The
+    # entity columns make an erased project or partner go with its rows.
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String, nullable=False),
+    Column("week", String(8), nullable=False),
+    Column("project_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE")),
+    Column("candidate_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE")),
+    PrimaryKeyConstraint("user_id", "key"),
 )

@@ -21,6 +21,7 @@ _USER = select(
     users.c.display_name,
     users.c.created_at,
     users.c.disabled,
+    users.c.email,
 )
 _KEY = select(
     api_keys.c.key_id,
@@ -67,6 +68,14 @@ class Users(Database):
             row = db.execute(_USER.where(users.c.username == username)).first()
         if row is None:
             raise NotFound("user", username)
+        return _user(row)
+
+    def user_by_id(self, user_id: int) -> User:
+        """Raises NotFound."""
+        with self.read() as db:
+            row = db.execute(_USER.where(users.c.id == user_id)).first()
+        if row is None:
+            raise NotFound("user", str(user_id))
         return _user(row)
 
     def users(self) -> list[User]:
@@ -215,6 +224,7 @@ def _user(row: Row[*tuple[Any, ...]]) -> User:
         row.display_name,
         row.created_at,
         bool(row.disabled),
+        row.email,
     )
 
 

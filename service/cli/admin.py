@@ -62,29 +62,42 @@ def users_create(
 )
 @_friendly
 def users_load(file: Path, password: str | None) -> None:
-    """Create the users listed in FILE (JSON lines: username, role, organisation, name) that do
-    not exist yet; existing ones are left as they are."""
+    """Create the users listed in FILE (JSON lines: username, role, organisation, name, email)
+    that do not exist yet; existing ones are left as they are, but get the file's address when
+    they have none."""
     rows = []
     for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
+            email = row.get("email")
+            if email is not None and (not isinstance(email, str) or "@" not in email):
+                raise ValueError(f"email {email!r} is not an address")
             rows.append(
-                (row["username"], Role(row["role"]), row.get("organisation"), row.get("name", ""))
+                (
+                    row["username"],
+                    Role(row["role"]),
+                    row.get("organisation"),
+                    row.get("name", ""),
+                    email,
+                )
             )
         except (ValueError, KeyError, TypeError) as error:
             raise click.ClickException(
                 f"file {file}, line {number}: not a user ({error}); a line has username, role "
-                "(admin, bizdev, researcher or guest), and optionally organisation and name."
+                "(admin, bizdev, researcher or guest), and optionally organisation, name and "
+                "email (where the weekly digest goes)."
             ) from None
     created = []
     with open_store(_settings()) as store:
-        known = {u.username for u in store.users()}
-        for username, role, organisation, name in rows:
+        known = {u.username: u for u in store.users()}
+        for username, role, organisation, name, email in rows:
             if username not in known:
                 create_user(store, username, role, organisation, name, password)
                 created.append(username)
+            if email and (username not in known or not known[username].email):
+                store.set_email(username, email)
     click.echo(f"Created {len(created)} users: {', '.join(created) or 'none (all exist)'}.")
 
 
@@ -95,6 +108,8 @@ def users_load(file: Path, password: str | None) -> None:
 @click.option("--name", "display_name", default=None)
 @click.option("--disable/--enable", "disabled", default=None,
               help="A disabled user's keys and sessions stop working.")  # fmt: skip
+@click.option("--email", default=None,
+              help="Where their weekly digest goes; an empty value sends none.")  # fmt: skip
 @_friendly
 def users_set(
     username: str,
@@ -102,9 +117,15 @@ def users_set(
     organisation: str | None,
     display_name: str | None,
     disabled: bool | None,
+    email: str | None,
 ) -> None:
-    """Change USERNAME's role, organisation or name, or disable or enable them."""
+    """Change USERNAME's role, organisation, name or e-mail address, or disable or enable
+    them."""
+    if email and "@" not in email:
+        raise click.BadParameter(f"{email!r} is not an address", param_hint="--email")
     with open_store(_settings()) as store:
+        if email is not None:
+            store.set_email(username, email.strip() or None)
         user = update_user(
             store,
             username,
