@@ -13,7 +13,7 @@ DEMO_DB ?=
 DEMO_MODELS ?=
 DEMO_ENV := $(if $(DEMO_DB),MATCHER_DB_PATH=$(DEMO_DB)) $(if $(DEMO_MODELS),MATCHER_MODELS_DIR=$(DEMO_MODELS))
 
-.PHONY: install demo demo-admin test fuzz crash lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
+.PHONY: install demo mailbox demo-admin test fuzz crash lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/matcher load data/demo >/dev/null
 	$(DEMO_ENV) $(BIN)/matcher users load data/demo/users.jsonl --password $(DEMO_PASSWORD)
 	$(DEMO_ENV) $(BIN)/matcher serve --load data/demo
+
+# In a second terminal while `make demo` runs: a loopback SMTP server for the weekly digest; each
+# message it receives is written to var/mailbox/ (.eml, and its HTML part as .html). Then, in a
+# third: `.venv/bin/matcher digest send`.
+mailbox: $(STAMP)
+	$(BIN)/matcher mailbox --dir var/mailbox
 
 # In a second terminal while `make demo` runs: an admin in the demo's database, and its key.
 demo-admin: $(STAMP)

