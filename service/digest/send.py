@@ -14,10 +14,10 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import getaddresses
 
-from matcher import Settings
+from matcher import NotFound, Settings
 from matcher.digest import Recipient, SendState, Week
 from matcher.digest.compose import Composer
 from matcher.roles import Principal
@@ -46,8 +46,10 @@ class Summary:
             self.problems.append((username, state, detail))
 
     def lines(self) -> list[str]:
-        order = ("sent", "empty", "unsubscribed", "bounced", "failed", "uncertain", "done before")
+        order = ("sent", "empty", "unsubscribed", "bounced", "failed", "uncertain", DONE_BEFORE)
         shown = ", ".join(f"{self.counts.get(k, 0)} {_LABEL.get(k, k)}" for k in order)
+        if self.counts.get(GONE):
+            shown += f", {self.counts[GONE]} {_LABEL[GONE]}"
         out = [f"Digest {self.week}: {shown} ({self.seconds:.1f} s)."]
         out += [f"  {state}: {user}: {detail}" for user, state, detail in self.problems]
         if self.counts.get(SendState.UNCERTAIN):
@@ -58,7 +60,10 @@ class Summary:
         return out
 
 
-_LABEL = {"empty": "skipped (empty)", "done before": "done before"}
+DONE_BEFORE = "done before"
+GONE = "left out"
+"""Erased, disabled or without an address since the batch began."""
+_LABEL = {"empty": "skipped (empty)", GONE: "left out (erased or disabled meanwhile)"}
 
 
 def sender_address(settings: Settings) -> str:
@@ -96,9 +101,10 @@ def send_week(
                 )  # fmt: skip
                 if state is SendState.SENT:
                     next_send = max(next_send + gap, time.monotonic())
-                summary.add(recipient.username, state.value if state else "done before", detail)
+                label = state.value if state else (detail or DONE_BEFORE)
+                summary.add(recipient.username, label, "" if state is None else detail)
                 if progress is not None:
-                    progress(f"{recipient.username}: {state.value if state else 'done before'}")
+                    progress(f"{recipient.username}: {label}")
     finally:
         if own_mailer:
             mailer.close()
@@ -131,7 +137,15 @@ def _one(
         log.warning("digest %s for %s is uncertain: %s", key, recipient.username, detail)
         return SendState.UNCERTAIN, detail
     if record is not None and record.state.final:
-        return None, ""
+        return None, DONE_BEFORE
+    try:  # as they are now, not as the batch began: an unsubscribe or erasure meanwhile counts
+        user_now = store.user(recipient.username)
+        subscription = store.subscription(recipient.username)
+    except NotFound:
+        return None, GONE
+    if user_now.disabled or not user_now.email:
+        return None, GONE
+    recipient = replace(recipient, email=user_now.email, subscription=subscription)
     if not recipient.subscription.subscribed:
         store.set_send(user, key, SendState.UNSUBSCRIBED)
         return SendState.UNSUBSCRIBED, ""
