@@ -55,6 +55,9 @@ class Settings:
     or 465 (implicit TLS)."""
     smtp_security: str = "none"
     """none, starttls or tls (implicit TLS from the first byte)."""
+    smtp_ca_file: Path | None = None
+    """A CA bundle to check the mail server's certificate against (an internal CA); None: the
+    system's."""
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_timeout: float = 30.0
@@ -151,6 +154,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "smtp_host": str.strip,
     "smtp_port": int,
     "smtp_security": lambda raw: raw.strip().lower(),
+    "smtp_ca_file": lambda raw: Path(raw.strip()) if raw.strip() else None,
     "smtp_user": str,
     "smtp_password": str,
     "smtp_timeout": float,

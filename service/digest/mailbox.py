@@ -10,6 +10,7 @@ import socket
 import threading
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -62,11 +63,14 @@ class Mailbox:
         host: str = "127.0.0.1",
         port: int = 0,
         handler: Keeper | None = None,
+        **server: Any,
     ) -> None:
+        """`server` goes to aiosmtpd's server (e.g. tls_context and require_starttls for
+        STARTTLS, ssl_context for implicit TLS, authenticator and auth_required for a login)."""
         self.keeper = handler or Keeper(folder)
         self.host = host
-        self.port = port or _free_port(host)
-        self._controller = Controller(self.keeper, hostname=host, port=self.port)
+        self.port = port or free_port(host)
+        self._controller = Controller(self.keeper, hostname=host, port=self.port, **server)
 
     @property
     def received(self) -> list[tuple[tuple[str, ...], EmailMessage]]:
@@ -80,7 +84,7 @@ class Mailbox:
         self._controller.stop()
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
     """A port nobody listens on now (aiosmtpd's controller needs the port before it starts)."""
     with socket.socket() as probe:
         probe.bind((host, 0))

@@ -31,6 +31,8 @@ class Handoff:
     tries: int = 1
     refused_recipient: bool = False
     """A permanent refusal of the recipient's address itself (RCPT): the address bounces."""
+    unreachable: bool = False
+    """No session with the server (no connection, TLS or login failed): no message can go."""
 
 
 class Mailer:
@@ -44,6 +46,7 @@ class Mailer:
         self.settings = settings
         self._sleep = sleep
         self._smtp: smtplib.SMTP | None = None
+        self._unreachable = False
 
     def __enter__(self) -> Mailer:
         return self
@@ -64,11 +67,18 @@ class Mailer:
         back-off; never retrying once the message's data may have reached the server."""
         tries = 0
         wait = self.settings.smtp_backoff
+        # While the server stays unreachable, each further recipient gets one try, not the
+        # whole back-off: a batch of a thousand must not wait for each of them in turn.
+        retries = 0 if self._unreachable else self.settings.smtp_retries
         while True:
             tries += 1
             handoff = self._send_once(message, sender, recipient)
-            if handoff.outcome is not Outcome.TEMPORARY or tries > self.settings.smtp_retries:
-                return Handoff(handoff.outcome, handoff.detail, tries, handoff.refused_recipient)
+            if handoff.outcome is not Outcome.TEMPORARY or tries > retries:
+                self._unreachable = handoff.unreachable
+                return Handoff(
+                    handoff.outcome, handoff.detail, tries, handoff.refused_recipient,
+                    handoff.unreachable,
+                )  # fmt: skip
             self._sleep(wait)
             wait *= 2
 
@@ -77,7 +87,9 @@ class Mailer:
             smtp = self._connection()
         except (OSError, smtplib.SMTPException) as error:
             self.close()
-            return Handoff(Outcome.TEMPORARY, f"cannot reach the mail server: {_said(error)}")
+            return Handoff(
+                Outcome.TEMPORARY, f"cannot reach the mail server: {_said(error)}", unreachable=True
+            )
         try:
             # Before DATA nothing can have been delivered: every failure here is certain.
             code, reply = smtp.mail(sender)
@@ -114,7 +126,7 @@ class Mailer:
                 pass
             self.close()
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=str(s.smtp_ca_file) if s.smtp_ca_file else None)
         smtp: smtplib.SMTP
         if s.smtp_security == "tls":
             smtp = smtplib.SMTP_SSL(
