@@ -115,13 +115,14 @@ def sign_out(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") 
 
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files and their error handling to the app."""
-    from . import admin, objects, portfolio
+    from . import admin, digest, objects, portfolio
 
     app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
     app.include_router(site)
     app.include_router(portfolio.router)
     app.include_router(objects.router)
     app.include_router(admin.router)
+    app.include_router(digest.router)
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
 
