@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -43,6 +43,7 @@ from matcher import (
 )
 from matcher.digest import SendState, Week
 from matcher.store.digest import DIGEST_LOCK
+from matcher.store.engine import lock_file
 from matcher.store.schema import digest_seen, digest_sends
 from service.cli import main
 from service.digest import BadToken, Links, Summary, preview, send_week
@@ -89,6 +90,7 @@ class Hub:
     gate: Gate
     box: FaultyMailbox
     embedder: SentenceTransformerEmbedder
+    started: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def send(self, week: Week = WEEK, **changes: Any) -> Summary:
         return send_week(self.gate, replace(self.settings, **changes), week)
@@ -136,7 +138,7 @@ class Hub:
         """`matcher ARGS` in a new process; its output goes to a log file named `name`."""
         log = open(self.world / f"{name}.log", "w")  # noqa: SIM115 (the child holds it)
         with log:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "service.cli", *args],
                 cwd=ROOT,
                 env=self.env(),
@@ -144,6 +146,15 @@ class Hub:
                 stderr=subprocess.STDOUT,
                 text=True,
             )
+        self.started.append(process)
+        return process
+
+    def stop(self) -> None:
+        """End what a failed test left running (only the processes started here)."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=COMMAND_TIMEOUT)
 
     def finish(self, name: str, process: subprocess.Popen[str]) -> tuple[int, str]:
         """Wait for a process started by `start`: its exit status and output."""
@@ -182,7 +193,11 @@ def hub(access_world: Path, embedder: SentenceTransformerEmbedder) -> Iterator[H
                 settings.models_dir,
                 today=lambda: TODAY,
             )
-            yield Hub(access_world, settings, store, Gate(store, recommender), box, embedder)
+            hub = Hub(access_world, settings, store, Gate(store, recommender), box, embedder)
+            try:
+                yield hub
+            finally:
+                hub.stop()
 
 
 # ---------------------------------------------------------------------- reading what arrived
@@ -339,10 +354,13 @@ def test_a_second_run_sends_nothing_again(hub: Hub) -> None:
 
 def _waiting_for_the_week(hub: Hub, pids: set[int]) -> bool:
     """Whether one of these processes waits for the week's batch lock (held by another)."""
-    if hub.settings.database_url is None:
-        locks = Path("/proc/locks").read_text()
+    if not hub.settings.database_url:
+        # /proc/locks lists a waiter as `N: -> FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ...`.
+        inode = os.stat(lock_file(hub.settings.db_path, f"digest-{WEEK}")).st_ino
+        waiting = [line.split() for line in Path("/proc/locks").read_text().splitlines()]
         return any(
-            "-> FLOCK" in line and int(line.split()[5]) in pids for line in locks.splitlines()
+            f[1:3] == ["->", "FLOCK"] and int(f[5]) in pids and f[6].endswith(f":{inode}")
+            for f in waiting
         )
     query = text(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
