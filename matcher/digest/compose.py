@@ -243,7 +243,14 @@ class _Researcher(_Reader):
             due[match.id] = _with_fit(item, fit)
             return
         item = self.pair_item(project, match, "call")
-        due[match.id] = replace(item, fits=(fit,))
+        call = self.composer.call(match.id)
+        deadline, opening = self.due(call) if call is not None else (None, None)
+        when = deadline or opening
+        days_left = (when - self.today).days if when else item.days_left
+        # Its due date, as in the portfolio's: an opening soon is not a deadline months away.
+        due[match.id] = replace(
+            item, deadline=deadline, opening=opening, days_left=days_left, fits=(fit,)
+        )
 
 
 class _Portfolio(_Reader):
@@ -428,6 +435,8 @@ class _Portfolio(_Reader):
 
 
 def _section(key: SectionKey, items: list[Item], by_project: bool = False) -> Section:
+    if by_project:  # the strongest are kept (items come project by project)
+        items = sorted(items, key=lambda i: -(i.score or 0.0))
     shown = items[:PER_SECTION]
     if by_project:  # the strongest first, but a project's items together
         first: dict[str, int] = {}
