@@ -37,6 +37,8 @@ PER_SECTION = 8
 """Items shown per section at most; the rest are counted."""
 LOOKED_AT = 10
 """How many of a project's best partners and calls are looked through."""
+SOON_DAYS = 183
+"""A forthcoming call is news once it opens within about six months."""
 FITS_SHOWN = 3
 """Projects named for a new organisation or call, or a due call."""
 _OPEN = (CallStatus.OPEN, CallStatus.FORTHCOMING)
@@ -166,6 +168,19 @@ class _Reader:
                 return upcoming.date, None
         return None, None
 
+    def soon_enough(self, call: FundingCall | None) -> bool:
+        """Whether a call is worth a line now: open, or opening within six months (a call that
+        opens in two years comes back when it is nearer: it is not marked as shown)."""
+        if call is None:
+            return False
+        status = call.status_on(self.today)
+        if status is CallStatus.OPEN:
+            return True
+        opening = call.opening_date
+        return status is CallStatus.FORTHCOMING and (
+            opening is None or (opening - self.today).days <= SOON_DAYS
+        )
+
     def admitted(self, ranking: Ranking) -> list[Match]:
         return [m for m in ranking.matches if self.threshold.admits(m.strength)]
 
@@ -214,7 +229,11 @@ class _Researcher(_Reader):
                 deadline, opening = self.due(call)
                 if deadline or opening:
                     self._due(due, project, match)
-                elif self._new("call", project, match) and shown_calls < PER_PROJECT:
+                elif (
+                    self._new("call", project, match)
+                    and shown_calls < PER_PROJECT
+                    and self.soon_enough(call)
+                ):
                     calls.append(self.pair_item(project, match, "call"))
                     shown_calls += 1
         made = {
@@ -266,8 +285,13 @@ class _Portfolio(_Reader):
     ) -> None:
         super().__init__(composer, view, threshold, seen)
         self.since = since
+        self._announced: set[str] = set()
+        """Candidates this message lists as new: not repeated among its new matches."""
+        self._due_listed = False
 
     def sections(self, wanted: Iterable[SectionKey]) -> list[Section]:
+        wanted = list(wanted)
+        self._due_listed = SectionKey.DUE in wanted
         build = {
             SectionKey.NEW: self._new_candidates,
             SectionKey.MATCHES: self._matches,
@@ -306,6 +330,8 @@ class _Portfolio(_Reader):
         for kind in (EntityKind.ORGANISATION, EntityKind.CALL):
             for id in store.added_since(kind, self.view.scope, self.since):
                 key = item_key("new", None, id)
+                if kind is EntityKind.CALL and not self.soon_enough(self.composer.call(id)):
+                    continue
                 if key in self.seen or not fits.get(id):
                     continue  # shown before, or nothing in the portfolio it fits: not news
                 best = fits[id][:FITS_SHOWN]
@@ -323,7 +349,9 @@ class _Portfolio(_Reader):
                     )
                 )
         items.sort(key=lambda i: -(i.score or 0.0))
-        return _section(SectionKey.NEW, items)
+        section = _section(SectionKey.NEW, items)
+        self._announced = {i.candidate_id for i in section.items if i.candidate_id}
+        return section
 
     def _matches(self) -> Section:
         candidates: list[tuple[_Named, Match, str]] = []
@@ -333,11 +361,21 @@ class _Portfolio(_Reader):
                 for match in matches:
                     if not self.threshold.admits(match.strength):
                         break  # best first: the rest are weaker
+                    if match.id in self._announced or (
+                        kind == "call" and not self._news(self.composer.call(match.id))
+                    ):
+                        continue
                     if item_key(kind, project.id, match.id) not in self.seen:
                         candidates.append((project, match, kind))
         candidates.sort(key=lambda c: -c[1].score)
         items = [self._explained(p, m, kind) for p, m, kind in candidates[:PER_SECTION]]
         return Section(SectionKey.MATCHES, tuple(items), max(0, len(candidates) - PER_SECTION))
+
+    def _news(self, call: FundingCall | None) -> bool:
+        """A call for the new matches: soon enough, and not one the due section lists."""
+        if call is None or not self.soon_enough(call):
+            return False
+        return not (self._due_listed and any(self.due(call)))
 
     def _explained(self, project: _Named, match: Match, kind: str) -> Item:
         """The pair with its reason (the portfolio ranks without reasons)."""
