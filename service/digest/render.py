@@ -17,6 +17,7 @@ import jinja2
 from matcher import Feedback
 from matcher.digest import Digest, Recipient, SectionKey
 
+from ..web.render import percent
 from .links import Links
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -107,7 +108,7 @@ def _environment(html: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters["score"] = lambda s: "" if s is None else f"{s:.2f}"
+    environment.filters["score"] = percent  # as the pages show it
     environment.filters["day"] = lambda d: d.strftime("%a %-d %b %Y") if d else ""
     return environment
 
