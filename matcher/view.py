@@ -390,15 +390,23 @@ class View:
         ]
         self._audit("list", list(projects))
         # Ranking every project takes about 10 ms each: the rows are kept until the data, the
-        # indexes, or the user's feedback or the pipeline change (filters, sorting and paging
-        # of the same portfolio then cost nothing).
-        key = (
+        # indexes, the pairs the user dismissed or the pipeline change (filters, sorting and
+        # paging of the same portfolio then cost nothing). The rows depend on nothing else of
+        # the user's: users with the same scope and the same dismissed pairs (the business
+        # developers' digests, say) share them; the audit above is each one's own.
+        key = self.portfolio_key()
+        return self.gate.cached(("portfolio", key), lambda: self._portfolio(projects))
+
+    def portfolio_key(self) -> tuple[Any, ...]:
+        """What the portfolio's rows depend on: equal keys, equal rows."""
+        return (
             self.store.generation(),
             id(self.recommender),
-            self.principal,
-            self.store.workflow_version(self.principal.user),
+            self.scope.key,
+            self.scope.summaries,
+            self.store.dismissed_pairs(self.principal.user),
+            self.store.pipeline_version(),
         )
-        return self.gate.cached(("portfolio", key), lambda: self._portfolio(projects))
 
     def _portfolio(self, projects: list[Project]) -> list[PortfolioRow]:
         recommender = self.recommender

@@ -288,6 +288,8 @@ class _Portfolio(_Reader):
         self._announced: set[str] = set()
         """Candidates this message lists as new: not repeated among its new matches."""
         self._due_listed = False
+        self._portfolio_rows: list[PortfolioRow] | None = None
+        self._portfolio_key: tuple[object, ...] = ()
 
     def sections(self, wanted: Iterable[SectionKey]) -> list[Section]:
         wanted = list(wanted)
@@ -302,8 +304,12 @@ class _Portfolio(_Reader):
         return [build[k]() for k in wanted if k in build]
 
     def _rows(self) -> list[PortfolioRow]:
-        """The portfolio (ranked once per data version and reader), indexed projects only."""
-        return [r for r in self.view.portfolio() if r.indexed]
+        """The portfolio's indexed rows (ranked once per data version, scope and dismissed
+        pairs; asked for once per digest, so that its reading is audited once)."""
+        if self._portfolio_rows is None:
+            self._portfolio_key = self.view.portfolio_key()
+            self._portfolio_rows = [r for r in self.view.portfolio() if r.indexed]
+        return self._portfolio_rows
 
     def _fits(self) -> dict[str, list[Fit]]:
         """For each partner and call: the projects it is among the best of, best first (the
@@ -320,7 +326,8 @@ class _Portfolio(_Reader):
                 fits.sort(key=lambda f: -f.score)
             return found
 
-        key = ("fits", self.view.principal, self.view.store.generation(), self.threshold)
+        self._rows()
+        key = ("fits", self._portfolio_key, self.threshold)
         return self.composer.memo(key, collect)
 
     def _new_candidates(self) -> Section:
@@ -442,7 +449,7 @@ class _Portfolio(_Reader):
         cutoff = dt.datetime.combine(
             self.today - dt.timedelta(days=STALE_DAYS), dt.time(23, 59, 59), dt.UTC
         )
-        titles = {r.project.id: r.project.title for r in self.view.portfolio()}
+        titles = {r.project.id: r.project.title for r in self._rows()}
         items = []
         for entry in sorted(self.view.pipeline(), key=lambda e: e.updated_at):
             if entry.stage in _DONE or entry.updated_at > cutoff:

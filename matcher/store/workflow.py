@@ -105,6 +105,16 @@ class Workflow(Database):
                 FeedbackCount(p, c, int(a), int(b), int(k)) for p, c, a, b, k in db.execute(query)
             ]
 
+    def dismissed_pairs(self, username: str) -> frozenset[tuple[str, str]]:
+        """Every (project, candidate) pair the user no longer wants suggested."""
+        return frozenset((p, c) for p, c, _ in self._feedback(username, dismissing=True))
+
+    def pipeline_version(self) -> tuple[object, ...]:
+        """What changes when any pipeline entry is added or moved."""
+        p = pipeline.c
+        with self.read() as db:
+            return tuple(db.execute(select(func.count(), func.max(p.updated_at))).one())
+
     def workflow_version(self, username: str) -> tuple[object, ...]:
         """What changes when the user's feedback or anyone's pipeline does: for caches of
         rankings that leave dismissed pairs out and show pipeline stages."""
