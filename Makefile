@@ -13,7 +13,7 @@ DEMO_DB ?=
 DEMO_MODELS ?=
 DEMO_ENV := $(if $(DEMO_DB),MATCHER_DB_PATH=$(DEMO_DB)) $(if $(DEMO_MODELS),MATCHER_MODELS_DIR=$(DEMO_MODELS))
 
-.PHONY: install demo mailbox demo-admin test fuzz crash lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup model-mpnet clean
+.PHONY: install demo mailbox demo-admin test fuzz crash lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup bench-digest model-mpnet clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,11 @@ bench-quality: $(STAMP)
 
 bench-startup: $(STAMP)
 	$(BIN)/python -m bench.startup
+
+# One week's digest to 1,000 recipients through a loopback SMTP server (docs/digest-benchmarks.md);
+# the built world is kept in var/bench-digest and reused.
+bench-digest: $(STAMP)
+	$(BIN)/python -m bench.digest --dir var/bench-digest --json var/bench-digest/result.json
 
 bench: bench-build bench-latency
 
