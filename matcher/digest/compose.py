@@ -12,7 +12,7 @@ from typing import TypeVar
 from ..domain import CallStatus, EntityKind, FundingCall, Project
 from ..errors import NotFound, PermissionDenied, StaleIndex
 from ..matches import Match, Ranking
-from ..roles import Action, Principal, Role, is_member
+from ..roles import Action, Principal, Role, Scope, is_member
 from ..view import Gate, PortfolioRow, View
 from ..workflow import PipelineStage
 from .model import (
@@ -247,7 +247,9 @@ class _Researcher(_Reader):
         if not self.view.principal.may(Action.MATCH_OWN):
             return []
         user = self.view.principal.user
-        found = self.view.store.entities(EntityKind.PROJECT, self.view.scope)
+        # Only the projects they are on (owner or team), rather than every one they may read.
+        theirs = Scope(frozenset(), member=user)
+        found = self.view.store.entities(EntityKind.PROJECT, theirs)
         return [p for p in found if isinstance(p, Project) and is_member(p, user)]
 
     def _new(self, kind: str, project: Project, match: Match) -> bool:
@@ -333,32 +335,32 @@ class _Portfolio(_Reader):
     def _new_candidates(self) -> Section:
         store = self.view.store
         fits = self._fits()
-        items = []
+        found: list[tuple[EntityKind, str]] = []
         for kind in (EntityKind.ORGANISATION, EntityKind.CALL):
             for id in store.added_since(kind, self.view.scope, self.since):
-                key = item_key("new", None, id)
                 if kind is EntityKind.CALL and not self.soon_enough(self.composer.call(id)):
                     continue
-                if key in self.seen or not fits.get(id):
+                if item_key("new", None, id) in self.seen or not fits.get(id):
                     continue  # shown before, or nothing in the portfolio it fits: not news
-                best = fits[id][:FITS_SHOWN]
-                entity = store.get(id, kind, self.view.scope)
-                items.append(
-                    Item(
-                        key=key,
-                        title=entity.name,
-                        path=_path(kind, id),
-                        candidate_id=id,
-                        candidate_kind=kind,
-                        score=best[0].score,
-                        strength=best[0].strength,
-                        fits=tuple(best),
-                    )
+                found.append((kind, id))
+        found.sort(key=lambda f: -fits[f[1]][0].score)
+        items = []
+        for kind, id in found[:PER_SECTION]:  # after an import, hundreds: load those shown
+            best = fits[id][:FITS_SHOWN]
+            items.append(
+                Item(
+                    key=item_key("new", None, id),
+                    title=store.get(id, kind, self.view.scope).name,
+                    path=_path(kind, id),
+                    candidate_id=id,
+                    candidate_kind=kind,
+                    score=best[0].score,
+                    strength=best[0].strength,
+                    fits=tuple(best),
                 )
-        items.sort(key=lambda i: -(i.score or 0.0))
-        section = _section(SectionKey.NEW, items)
-        self._announced = {i.candidate_id for i in section.items if i.candidate_id}
-        return section
+            )
+        self._announced = {i.candidate_id for i in items if i.candidate_id}
+        return Section(SectionKey.NEW, tuple(items), max(0, len(found) - PER_SECTION))
 
     def _matches(self) -> Section:
         candidates: list[tuple[_Named, Match, str]] = []
