@@ -564,6 +564,16 @@ def demo(demo_world: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Re
         )
 
 
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One chromium for the session's browser tests: Playwright's sync API runs one instance per
+    thread, so every test module shares this one."""
+    from tests import browser as harness
+
+    with harness.chromium() as launched:
+        yield launched
+
+
 def use_database(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     """Point the `matcher` command at the settings' database, as its environment would."""
     monkeypatch.setenv("MATCHER_DB_PATH", str(settings.db_path))

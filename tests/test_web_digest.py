@@ -51,12 +51,6 @@ def site(built_world: Path, tmp_path: Path) -> Iterator[Site]:
         yield served
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with harness.chromium() as launched:
-        yield launched
-
-
 def shoot(page: Page, name: str) -> None:
     """With SCREENSHOTS=1, the whole page as shown now into docs/screenshots/NAME.png."""
     if os.environ.get("SCREENSHOTS") == "1":

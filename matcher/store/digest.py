@@ -290,7 +290,8 @@ class Digests(Database):
             user_id = user_id_of(db, username)
         self.set_send(user_id, week, state, detail=f"decided {state.value} by {by}")
         found = self.send_record(username, week)
-        assert found is not None
+        if found is None:  # the user was erased meanwhile
+            raise NotFound("digest send", f"{username} {week}")
         return found
 
 

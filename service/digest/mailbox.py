@@ -35,23 +35,22 @@ class Keeper:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         message = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
         with self._lock:
             self.received.append((tuple(envelope.rcpt_tos), message))
             number = len(self.received)
         if self.folder is not None:
-            self._keep(number, raw, message, envelope.rcpt_tos)
+            self._keep(self.folder, number, raw, message, envelope.rcpt_tos)
         return "250 Message accepted for delivery"
 
-    def _keep(self, number: int, raw: bytes, message: EmailMessage, to: list[str]) -> None:
-        assert self.folder is not None
-        self.folder.mkdir(parents=True, exist_ok=True)
+    @staticmethod
+    def _keep(folder: Path, number: int, raw: bytes, message: EmailMessage, to: list[str]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9.@_-]", "_", ",".join(to))[:80]
         stem = f"{number:05d}-{name}"
-        write_atomically(self.folder / f"{stem}.eml", raw)
+        write_atomically(folder / f"{stem}.eml", raw)
         html = message.get_body(("html",))
         if html is not None:
-            write_atomically(self.folder / f"{stem}.html", str(html.get_content()).encode())
+            write_atomically(folder / f"{stem}.html", str(html.get_content()).encode())
 
 
 class Mailbox:

@@ -93,9 +93,9 @@ def compose_message(
 
 
 def html_part(message: EmailMessage) -> str:
+    """The message's HTML part ("" for a message without one)."""
     part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
+    return "" if part is None else str(part.get_content())
 
 
 @cache
