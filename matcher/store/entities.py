@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -64,6 +64,8 @@ class UpsertReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    actions: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """What happened to each id: added, updated or unchanged."""
 
 
 def visible(kind: EntityKind, scope: Scope | None) -> ColumnElement[bool]:
@@ -103,6 +105,7 @@ class Entities(Database):
         """Add or replace entities, all or none: any error leaves the store as it was. Raises
         InvalidRecords listing every id already used by a stored entity of another kind."""
         added = updated = unchanged = 0
+        actions: dict[str, str] = {}
         conflicts: list[InvalidRecord] = []
         e = entities.c
         with self.write() as db:
@@ -118,6 +121,7 @@ class Entities(Database):
                     continue
                 if row is not None and row.content_hash == digest:
                     unchanged += 1
+                    actions[entity.id] = "unchanged"
                     continue
                 values = _columns(entity, kind, record, digest)
                 if row is None:
@@ -127,10 +131,12 @@ class Entities(Database):
                         ).scalar_one()
                     )
                     added += 1
+                    actions[entity.id] = "added"
                 else:
                     rowid = int(row.rowid)
                     db.execute(update(entities).where(e.rowid == rowid).values(**values))
                     updated += 1
+                    actions[entity.id] = "updated"
                 _set_members(db, rowid, entity)
                 _set_documents(db, rowid, entity, new=row is None)
             if conflicts:  # rolls the whole upsert back
@@ -139,7 +145,7 @@ class Entities(Database):
                 )
             if added or updated:
                 bump(db)
-        return UpsertReport(added, updated, unchanged)
+        return UpsertReport(added, updated, unchanged, actions)
 
     def delete(self, id: str) -> EntityKind:
         """Remove an entity and its documents. Raises NotFound."""
