@@ -45,7 +45,8 @@ _SLUG_MAX = 96
 def slug(*parts: str) -> str:
     """A stable id fragment for a name: folded, accents off, runs of other characters as '-';
     long names keep a prefix and a short hash of the whole, so that ids stay under 128."""
-    text = "-".join(re.sub(r"[^a-z0-9]+", "-", fold(part)).strip("-") for part in parts if part)
+    folded = (re.sub("['\\u2019`]", "", fold(part)) for part in parts if part)
+    text = "-".join(re.sub(r"[^a-z0-9]+", "-", part).strip("-") for part in folded)
     if len(text) <= _SLUG_MAX:
         return text
     digest = hashlib.sha1(text.encode()).hexdigest()[:8]
