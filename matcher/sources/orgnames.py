@@ -226,6 +226,8 @@ class NameForm:
     unit: str
     """For a department's or unit's name, the unit's normalised name; else ''."""
     descriptors: frozenset[str]
+    stem: str
+    """The key without the descriptors: 'acme' for 'Acme Pharma'."""
     numbers: frozenset[str]
 
 
@@ -264,6 +266,7 @@ def name_form(name: str) -> NameForm:
         institution=_sorted_key(institution),
         unit=_sorted_key(unit),
         descriptors=words & DESCRIPTORS,
+        stem=" ".join(w for w in _sorted_key(text).split() if w not in DESCRIPTORS),
         numbers=frozenset(w for w in words if any(c.isdigit() for c in w)),
     )
 
@@ -282,13 +285,15 @@ def compare(a: NameForm, b: NameForm, threshold: float, low: float) -> tuple[flo
         score = min(fuzz.ratio(a.institution, b.institution), fuzz.ratio(a.unit, b.unit)) / 100
     else:
         score = fuzz.ratio(a.key, b.key) / 100
+    if a.descriptors and b.descriptors and a.descriptors != b.descriptors:
+        stems = fuzz.ratio(a.stem, b.stem) / 100
+        if stems >= threshold:
+            what = "/".join(sorted(a.descriptors ^ b.descriptors))
+            return stems, "review", f"the same name but what they do differs ({what})"
     if score < low:
         return score, "", ""
     if score < threshold:
         return score, "review", f"similar names: {a.text!r} ~ {b.text!r}"
-    if a.descriptors != b.descriptors and a.descriptors and b.descriptors:
-        what = "/".join(sorted(a.descriptors ^ b.descriptors))
-        return score, "review", f"the names differ in what they do ({what})"
     if a.numbers != b.numbers:
         return score, "review", f"the names differ in a number: {a.text!r} ~ {b.text!r}"
     return score, "merge", f"names {score:.2f}: {a.text!r} ~ {b.text!r}"
@@ -308,9 +313,11 @@ class NameRows:
                     continue
                 self.owner.append(i)
                 self.forms.append(form)
-                if form.institution:  # a unit's row is also compared as its institution
+                # A unit's name is also compared as its institution's, a company's without
+                # what it does, so that blocking finds these pairs for `compare`.
+                for also in sorted({form.institution, form.stem} - {"", form.key}):
                     self.owner.append(i)
-                    self.forms.append(dataclasses.replace(form, key=form.institution))
+                    self.forms.append(dataclasses.replace(form, key=also))
 
     def blocks(self, max_block: int) -> Iterable[list[int]]:
         """Rows grouped by each word they share, leaving out words that more than `max_block`

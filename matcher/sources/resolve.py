@@ -100,8 +100,8 @@ class Cluster:
     """Every name and alias of every member, as given, sorted."""
     identifiers: Mapping[str, tuple[str, ...]]
     confidence: float
-    """1.0 for one member, or one joined by reviewers and identifiers only; else the score of
-    the weakest link."""
+    """The score of the weakest link that joined the cluster: 1.0 for one member, for a
+    reviewer's or an identifier's link, and for the same normalised name."""
     links: tuple[Link, ...]
 
 
