@@ -22,7 +22,8 @@ from typing import Any
 
 from ..domain import Document, Organisation, OrgKind
 from ..errors import InvalidRecord
-from .common import Progress, SourceItem, clean_text
+from .common import Progress, SourceItem
+from .common import clean_text as _repair
 from .countries import UNKNOWN, country_code
 from .kinds import ACADEMIC, CDMO, CRO, FUNDER, HOSPITAL, PHARMA, slug
 
@@ -41,6 +42,17 @@ _PARTIAL_DATE = re.compile(r"^\d{4}-\d{2}(?:-\d{2})?$")
 _DESCRIPTION_MAX = 2000
 _INTERVENTION_MAX = 300
 _LINES_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+_NEEDS_REPAIR = re.compile(r"[^\n\t\x20-\x25\x27-\x3b\x3d-\x7e]")
+"""Anything but printable ASCII without '&' and '<': what ftfy or the HTML pass could change."""
+
+
+def clean_text(raw: str | None) -> str:
+    """`common.clean_text`, without its costly repairs (ftfy) for plain ASCII, which they leave
+    as it is: most of a study's fields, and most of the time of an import."""
+    if raw and not _NEEDS_REPAIR.search(raw):
+        lines = (" ".join(line.split()) for line in raw.splitlines())
+        return "\n".join(line for line in lines if line)
+    return _repair(raw)
 
 
 @dataclass(frozen=True)
