@@ -68,7 +68,7 @@ _GLUED = re.compile(r"(?<=[a-z0-9)\]][.;:!?])(?=[A-Z(\"])")
 _FOOTNOTE = re.compile(r"\[\d{1,2}\]")
 _NULL = re.compile(r"(?<![A-Za-z])null(?=[A-Z])")
 _HEADINGS = re.compile(r"\s*\b(Expected Outcome|Scope|Expected Impact|Objective)\s*:\s*")
-_HEADING_GLUE = re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z]{2})|(?<=[a-z])(?=\d[a-z]?\. [A-Z])")
+_HEADING_GLUE = re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z]{2})|(?<=[a-z.])(?=\d[a-z]?\. [A-Z])")
 """Where the conditions' headings run into the text ("Eligible CountriesEligible countries")."""
 _JUNK_START = re.compile(r'^[\s">]+')
 
