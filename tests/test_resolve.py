@@ -97,7 +97,6 @@ def test_source_is_not_a_linking_identifier():
         ("Karolinska Institutet", "Karolinska Institute"),
         ("Sahlgrenska Universitetssjukhuset", "Sahlgrenska University Hospital"),
         ("Nordic Gene Ctr", "The Nordic Gene Center"),
-        ("Vectorion Biologics", "Vectorian Biologics"),  # one letter in a long name
     ],
 )
 def test_fuzzy_merges(a, b):
@@ -135,6 +134,11 @@ def test_review_band_lists_near_misses():
     assert 0.85 <= review.score < 0.95 and "similar names" in review.why
     assert resolve(pair, threshold=0.95, review_band=0.0).reviews == ()
     assert resolve(pair, threshold=0.85).same("a", "b")
+    typo = [
+        Candidate("a", "Vectorion Biologics", "SE"),
+        Candidate("b", "Vectorian Biologics", "SE"),
+    ]
+    assert resolve(typo).reviews[0].pair == ("a", "b")  # a letter apart: at 0.95, a review
 
 
 def test_different_countries_never_merge_on_names():
@@ -144,7 +148,7 @@ def test_different_countries_never_merge_on_names():
 
 
 def test_a_missing_country_merges_but_not_when_two_countries_fit():
-    lone = Candidate("CTGOV:acme", "Acme Therapeutics, Inc.")
+    lone = Candidate("CTGOV:acme", "Acme Therapeutics")
     se = Candidate("CORDIS:1", "ACME THERAPEUTICS AB", "se")
     assert resolve([lone, se]).same("CTGOV:acme", "CORDIS:1")
     de = Candidate("CORDIS:2", "Acme Therapeutics GmbH", "DE")
@@ -152,6 +156,14 @@ def test_a_missing_country_merges_but_not_when_two_countries_fit():
     assert len(r.clusters) == 3
     assert {rv.pair for rv in r.reviews} == {("CORDIS:1", "CTGOV:acme"), ("CORDIS:2", "CTGOV:acme")}
     assert all("no country" in rv.why for rv in r.reviews)
+
+
+def test_legal_forms_of_two_countries_never_merge_even_through_a_third_name():
+    se, nl = Candidate("a", "Cealliso Bio AB (publ)", "SE"), Candidate("b", "Cealliso Bio N.V.")
+    r = resolve([se, nl, Candidate("c", "Cealliso Bio", "SE")])
+    assert not r.same("a", "b") and r.same("a", "c") and not r.same("b", "c")
+    assert r.reviews == ()
+    assert resolve([Candidate("a", "Acme Inc."), Candidate("b", "Acme LLC")]).same("a", "b")
 
 
 def test_cordis_country_codes():

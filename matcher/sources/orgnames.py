@@ -103,7 +103,7 @@ TRANSLATIONS = {
 STOP_WORDS = frozenset(
     _words(
         "the of for de del della degli delle di da der die das des du la le les van von voor fur "
-        "y i och en"
+        "y i och en azienda studi"
     )
 )
 
@@ -128,6 +128,22 @@ _LONG_FORMS = (
     "nhs foundation trust",
     "nhs trust",
 )
+JURISDICTIONS = {
+    **dict.fromkeys(_words("ab aktiebolag publ"), "SE"),
+    **dict.fromkeys(_words("gmbh ggmbh mbh ag kgaa kg ug ev aktiengesellschaft"), "DE"),
+    **dict.fromkeys(_words("sas sarl sa"), "FR"),
+    **dict.fromkeys(_words("sl slu"), "ES"),
+    **dict.fromkeys(_words("spa srl"), "IT"),
+    **dict.fromkeys(_words("bv nv vof"), "NL"),
+    **dict.fromkeys(_words("oy oyj osakeyhtio"), "FI"),
+    **dict.fromkeys(_words("as asa aps"), "DK"),
+    **dict.fromkeys(_words("plc ltd limited llp"), "GB"),
+    **dict.fromkeys(_words("inc incorporated llc corp corporation"), "US"),
+}
+"""Legal forms that tell a company's jurisdiction: two names with forms of different ones
+('Acme AB', 'Acme N.V.') are two companies. Forms several countries share (SA in FR, ES, BE
+and CH; SE; Co) tell nothing, and neither does a name without one."""
+
 LEGAL_SUFFIXES = tuple(
     sorted((tuple(s.split()) for s in (*_SHORT_FORMS, *_LONG_FORMS)), key=len, reverse=True)
 )
@@ -174,13 +190,15 @@ def _tokens(name: str) -> list[str]:
     return words
 
 
-def _drop_legal_suffixes(words: list[str]) -> list[str]:
+def _drop_legal_suffixes(words: list[str], dropped: list[str] | None = None) -> list[str]:
     stripped = True
     while stripped and len(words) > 1:
         stripped = False
         for suffix in LEGAL_SUFFIXES:
             n = len(suffix)
             if len(words) > n and tuple(words[-n:]) == suffix:
+                if dropped is not None:
+                    dropped.extend(words[-n:])
                 words = words[:-n]
                 stripped = True
                 break
@@ -229,6 +247,7 @@ class NameForm:
     stem: str
     """The key without the descriptors: 'acme' for 'Acme Pharma'."""
     numbers: frozenset[str]
+    jurisdictions: frozenset[str] = frozenset()
 
 
 def _sorted_key(text: str) -> str:
@@ -257,6 +276,8 @@ def _split_unit(name: str) -> tuple[str, str]:
 
 def name_form(name: str) -> NameForm:
     text = normalise(name)
+    dropped: list[str] = []
+    _drop_legal_suffixes(_tokens(name), dropped)
     words = frozenset(text.split())
     institution, unit = _split_unit(name)
     return NameForm(
@@ -268,6 +289,7 @@ def name_form(name: str) -> NameForm:
         descriptors=words & DESCRIPTORS,
         stem=" ".join(w for w in _sorted_key(text).split() if w not in DESCRIPTORS),
         numbers=frozenset(w for w in words if any(c.isdigit() for c in w)),
+        jurisdictions=frozenset(JURISDICTIONS[w] for w in dropped if w in JURISDICTIONS),
     )
 
 
@@ -275,10 +297,12 @@ def compare(a: NameForm, b: NameForm, threshold: float, low: float) -> tuple[flo
     """(score, verdict, why) for two names: verdict 'merge', 'review' or '' (neither)."""
     if {a.kind, b.kind} == {"hospital", "university"}:
         return 0.0, "", "a hospital and a university"
+    if a.jurisdictions and b.jurisdictions and not a.jurisdictions & b.jurisdictions:
+        return 0.0, "", "legal forms of two countries"
     if bool(a.unit) != bool(b.unit):
         unit, whole = (a, b) if a.unit else (b, a)
         score = fuzz.ratio(unit.institution, whole.key) / 100
-        if score >= threshold:
+        if score >= low:
             return score, "review", f"a unit ({unit.unit!r}) of {whole.text!r}?"
         return score, "", ""
     if a.unit:

@@ -11,7 +11,8 @@ How two candidates come to share a cluster, strongest first:
    words sorted), in the same country or where one country is missing. The confidence is the
    score of the weakest link that joined the cluster.
 
-Names never merge across countries, nor a hospital with a university ('Uppsala University
+Names never merge across countries (nor names whose legal forms belong to two countries: 'Acme
+AB', 'Acme N.V.'), nor a hospital with a university ('Uppsala University
 Hospital' is not 'Uppsala University'; neither is listed for review). A department or unit and
 its institution ('University of X - Dept of Haematology' and 'University of X'), two companies
 whose names differ in what they do ('X Pharma', 'X Biotech') and names that differ in a number
@@ -31,7 +32,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from ..errors import InvalidQuery, NotFound
-from .orgnames import NameForm, NameRows, compare, normalise
+from .orgnames import NameForm, NameRows, compare, name_form, normalise
 
 __all__ = [
     "ID_KEYS",
@@ -176,6 +177,9 @@ def _candidate_pairs(
     return found
 
 
+_NEVER = ("a hospital and a university", "legal forms of two countries")
+
+
 def _edges(
     candidates: tuple[Candidate, ...], threshold: float, low: float, max_block: int
 ) -> tuple[_Edge, ...]:
@@ -195,7 +199,7 @@ def _edges(
         forms[owner].append(form)
     for i, j in sorted(_candidate_pairs(candidates, rows, low, max_block)):
         verdicts = [compare(a, b, threshold, low) for a in forms[i] for b in forms[j]]
-        if any(why == "a hospital and a university" for _, _, why in verdicts):
+        if any(why in _NEVER for _, _, why in verdicts):
             continue
         ranked = [v for v in verdicts if v[1]]
         if ranked:
@@ -237,6 +241,9 @@ class _Components:
         self.parent = {c.id: c.id for c in candidates}
         self.members = {c.id: {c.id} for c in candidates}
         self.countries = {c.id: {k} if (k := _country(c.country)) else set() for c in candidates}
+        # Legal forms' countries ('AB': SE, 'N.V.': NL) count as the country for name merges.
+        self.legal = {c.id: {j for n in (c.name, *c.aliases) for j in name_form(n).jurisdictions}
+                      for c in candidates}  # fmt: skip
         self.forbidden: dict[str, set[str]] = {c.id: set() for c in candidates}
         for a, b in cannot:
             if a in self.parent and b in self.parent:
@@ -255,8 +262,11 @@ class _Components:
             return True
         if self.forbidden[ra] & self.members[rb]:
             return False
+        if not by_name:
+            return True
         ca, cb = self.countries[ra], self.countries[rb]
-        return not (by_name and ca and cb and not ca & cb)
+        la, lb = self.legal[ra], self.legal[rb]
+        return not (ca and cb and not ca & cb) and not (la and lb and not la & lb)
 
     def union(self, a: str, b: str) -> None:
         ra, rb = sorted((self.find(a), self.find(b)))
@@ -265,6 +275,7 @@ class _Components:
         self.parent[rb] = ra
         self.members[ra] |= self.members.pop(rb)
         self.countries[ra] |= self.countries.pop(rb)
+        self.legal[ra] |= self.legal.pop(rb)
         self.forbidden[ra] |= self.forbidden.pop(rb)
 
 
@@ -349,7 +360,7 @@ def _cluster(
 
 def resolve(
     candidates: Iterable[Candidate],
-    threshold: float = 0.9,
+    threshold: float = 0.95,
     review_band: float = 0.08,
     *,
     cannot_link: Iterable[Pair] = (),
@@ -358,7 +369,8 @@ def resolve(
 ) -> Resolution:
     """Group candidates into clusters of one organisation each (see the module's docstring),
     and list the pairs a person should review. The result does not depend on the order of the
-    candidates. Raises InvalidQuery for two candidates with one id, or reviewers' decisions
+    candidates. The defaults come from `python -m bench.resolve` (docs/entity-resolution.md).
+    Raises InvalidQuery for two candidates with one id, or reviewers' decisions
     that contradict each other."""
     if not 0 < threshold <= 1 or not 0 <= review_band < threshold:
         raise InvalidQuery(
