@@ -19,6 +19,9 @@ SOURCES = {
     "ctgov": "ClinicalTrials.gov studies (API v2 JSON: one study per file, or JSON lines)",
 }
 _MODULES = {"eu-ft": "eu_ft", "cordis": "cordis", "ctgov": "ctgov"}
+SNAPSHOTS = {"eu-ft": True, "cordis": True, "ctgov": False}
+"""Whether a source's file is usually the whole source (an export of every open topic, the
+full CORDIS tables) or a part of it (some ClinicalTrials.gov studies)."""
 
 
 def source(name: str) -> Source:
@@ -37,15 +40,24 @@ def import_source(
     strict: bool = False,
     progress: Progress | None = None,
     erased: Collection[str] = frozenset(),
+    snapshot: bool | None = None,
 ) -> ImportReport:
-    """Read a source's file and store what it holds (see `import_items`)."""
+    """Read a source's file and store what it holds (see `import_items`); `snapshot` defaults
+    to what the source's files usually are (SNAPSHOTS)."""
     reader = source(name)
     return import_items(
-        store, name, path, reader.read(Path(path), progress), strict=strict, erased=erased
+        store,
+        name,
+        path,
+        reader.read(Path(path), progress),
+        strict=strict,
+        erased=erased,
+        snapshot=SNAPSHOTS[name] if snapshot is None else snapshot,
     )
 
 
 __all__ = [
+    "SNAPSHOTS",
     "SOURCES",
     "ImportReport",
     "Outcome",

@@ -52,7 +52,7 @@ class Outcome:
     source_id: str
     entity_id: str
     action: str
-    """added, updated, unchanged, skipped or invalid."""
+    """added, updated, unchanged, skipped, invalid, or absent (gone from the source)."""
     record: str = ""
     reason: str = ""
     notes: tuple[str, ...] = ()
@@ -96,10 +96,13 @@ def import_items(
     *,
     strict: bool = False,
     erased: Collection[str] = frozenset(),
+    snapshot: bool = False,
 ) -> ImportReport:
     """Store every valid item in one transaction (or, with `strict`, nothing when any record is
-    bad: InvalidRecords lists them). Items whose entity id is erased are skipped, so an erasure
-    stays in force."""
+    bad: InvalidRecords lists them), with the source id of each. Items whose entity id is erased
+    are skipped, so an erasure stays in force. With `snapshot` (the file is the whole source),
+    what an earlier import of this source brought and this one lacks is marked absent (kept,
+    and reported)."""
     started = time.perf_counter()
     report = ImportReport(source, str(path))
     good: dict[str, SourceItem] = {}
@@ -124,18 +127,27 @@ def import_items(
         good[item.entity.id] = item
     if strict and problems:
         raise InvalidRecords(problems[:50], omitted=max(0, len(problems) - 50))
-    upserted = store.upsert([i.entity for i in good.values()])
+    upserted, absent = store.import_upsert(
+        source,
+        [i.entity for i in good.values()],
+        {i.entity.id: i.source_id for i in good.values()},
+        snapshot=snapshot,
+    )
     for item in good.values():
         action = upserted.actions.get(item.entity.id, "unchanged")
         report.outcomes.append(
             Outcome(item.source_id, item.entity.id, action, item.record, notes=item.notes)
+        )
+    for id in absent:
+        report.outcomes.append(
+            Outcome("", id, "absent", reason="no longer in the source: marked, not deleted")
         )
     report.seconds = time.perf_counter() - started
     return report
 
 
 _TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"[ \t\r\f\v]+")
+_SPACE = re.compile(r"[ \t\r\f\v\u00a0\u2009\u202f]+")
 _BLOCK = re.compile(r"(?i)</?(p|div|br|li|ul|ol|h[1-6]|tr|table|section)\b[^>]*>")
 
 

@@ -9,14 +9,15 @@ from .audit import ERASED_USER, Ledgers
 from .cache import Cache
 from .digest import Digests
 from .engine import database_url
-from .entities import MAX_CONFLICTS, Entities, StoredDocument, UpsertReport, visible
+from .entities import MAX_CONFLICTS, StoredDocument, UpsertReport, visible
 from .migrate import revision
 from .schema import HEAD
+from .sources import SourceRecord, Sources
 from .users import Users
 from .workflow import Workflow
 
 
-class Store(Entities, Cache, Users, Ledgers, Workflow, Digests):
+class Store(Sources, Cache, Users, Ledgers, Workflow, Digests):
     """Entities and their documents, the embedding cache, accounts, the audit log, the erasure
     ledger, counted requests, feedback, the pipeline and the weekly digest's records, in one
     database. Safe to share between
@@ -44,6 +45,7 @@ __all__ = [
     "ERASED_USER",
     "HEAD",
     "MAX_CONFLICTS",
+    "SourceRecord",
     "Store",
     "StoredDocument",
     "UpsertReport",

@@ -101,8 +101,11 @@ def visible(kind: EntityKind, scope: Scope | None) -> ColumnElement[bool]:
 class Entities(Database):
     """The entities' part of the store."""
 
-    def upsert(self, items: Sequence[Entity]) -> UpsertReport:
-        """Add or replace entities, all or none: any error leaves the store as it was. Raises
+    def upsert(
+        self, items: Sequence[Entity], also: Callable[[Connection], None] | None = None
+    ) -> UpsertReport:
+        """Add or replace entities, all or none: any error leaves the store as it was; `also`
+        writes more in the same transaction (an importer's record of source ids). Raises
         InvalidRecords listing every id already used by a stored entity of another kind."""
         added = updated = unchanged = 0
         actions: dict[str, str] = {}
@@ -143,6 +146,8 @@ class Entities(Database):
                 raise InvalidRecords(
                     conflicts[:MAX_CONFLICTS], omitted=len(conflicts[MAX_CONFLICTS:])
                 )
+            if also is not None:
+                also(db)
             if added or updated:
                 bump(db)
         return UpsertReport(added, updated, unchanged, actions)

@@ -25,10 +25,10 @@ from sqlalchemy.types import TypeDecorator
 
 from .. import clock
 
-REVISIONS = ("0001", "0002", "0003", "0004")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 """Alembic's revisions, oldest first: 0001 is release 0.2.0's schema as it stood (a database that
 release made is stamped with it), 0002 keeps each fact once, 0003 adds feedback and the
-pipeline, 0004 the weekly digest."""
+pipeline, 0004 the weekly digest, 0005 the records of imported sources."""
 HEAD = REVISIONS[-1]
 
 
@@ -310,4 +310,21 @@ digest_seen = Table(
     Column("project_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE")),
     Column("candidate_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE")),
     PrimaryKeyConstraint("user_id", "key"),
+)
+
+source_records = Table(
+    "source_records",
+    metadata,
+    # Which entity each record of an imported source became: a re-import is keyed on the
+    # source's own id, and a record gone from a source's latest snapshot is marked, not deleted.
+    Column("source", String, nullable=False),
+    Column("source_id", String, nullable=False),
+    Column(
+        "entity_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), nullable=False
+    ),
+    Column("first_seen", Moment, nullable=False),
+    Column("last_seen", Moment, nullable=False),
+    Column("absent_since", Moment),
+    PrimaryKeyConstraint("source", "source_id"),
+    Index("source_records_entity", "entity_rowid"),
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -30,8 +29,16 @@ from .console import _friendly, _settings
     is_flag=True,
     help="Store nothing when any record is bad (by default the valid ones are stored).",
 )
+@click.option(
+    "--snapshot/--partial",
+    default=None,
+    help="Whether PATH holds the whole source, so that what it lacks is marked absent (default: "
+    "eu-ft and cordis are snapshots, ctgov files are partial).",
+)
 @_friendly
-def import_command(source_name: str, path: Path, report_path: Path | None, strict: bool) -> None:
+def import_command(
+    source_name: str, path: Path, report_path: Path | None, strict: bool, snapshot: bool | None
+) -> None:
     """Import SOURCE's records from PATH: eu-ft (EU Funding & Tenders topics), cordis (CORDIS
     projects and participants) or ctgov (ClinicalTrials.gov studies). Idempotent: a record is
     keyed on the source's own id, and an unchanged one is left as it is."""
@@ -49,6 +56,7 @@ def import_command(source_name: str, path: Path, report_path: Path | None, stric
                 strict=strict,
                 progress=progress,
                 erased=erased_ids(ledger_path(settings.db_path)),
+                snapshot=snapshot,
             )
         except InvalidRecords as error:
             for problem in error.problems:
@@ -59,14 +67,15 @@ def import_command(source_name: str, path: Path, report_path: Path | None, stric
             ) from error
     counts = report.counts
     shown = ", ".join(
-        f"{counts.get(k, 0)} {k}" for k in ("added", "updated", "unchanged", "skipped", "invalid")
+        f"{counts.get(k, 0)} {k}"
+        for k in ("added", "updated", "unchanged", "skipped", "invalid", "absent")
     )
     click.echo(f"{source_name}: {shown} ({report.records_per_second:.0f} records/s).")
     for outcome in report.outcomes:
         if outcome.action == "invalid":
             click.echo(f"  invalid: {outcome.reason}", err=True)
     if report_path is not None:
-        report_path.write_text(json.dumps(report.as_json(), indent=1, ensure_ascii=False) + "\n")
+        report.write(report_path)
         click.echo(f"Wrote the report to {report_path}.")
     if counts.get("added") or counts.get("updated"):
         click.echo("Next: `matcher build` to index what changed.")
