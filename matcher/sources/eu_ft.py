@@ -19,6 +19,7 @@ A topic becomes `FundingCall` `EU-FT:<topicId>` (characters an id may not hold b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import json
 import re
@@ -136,7 +137,7 @@ def to_call(raw: Mapping[str, Any]) -> tuple[FundingCall, tuple[str, ...]]:
         title=title,
         funder=next((body for prefix, body in FUNDERS if topic.startswith(prefix)), FUNDER),
         programme=_programme(raw),
-        text=_body(description, clean(_text(raw, "objectives"))) or title,
+        text=_body(description, _objectives(_text(raw, "objectives"), len(description))) or title,
         opening_date=_opening(raw),
         deadlines=deadlines,
         status=_status(raw),
@@ -161,6 +162,15 @@ def clean(raw: str) -> str:
     text = _HEADINGS.sub(lambda m: f"\n{m.group(1)}: ", text)
     text = _GLUED.sub(" ", text)
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+@functools.lru_cache(maxsize=256)
+def _objectives(raw: str, room: int) -> str:
+    """The destination's text, many topics share: cleaned once, and only as much as the text
+    has room for (cleaning is most of an import's time)."""
+    if room >= TEXT_LIMIT:
+        return ""
+    return clean(raw[: 2 * (TEXT_LIMIT - room)])
 
 
 def _unmangle(match: re.Match[str]) -> str:
