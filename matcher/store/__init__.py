@@ -11,13 +11,14 @@ from .digest import Digests
 from .engine import database_url
 from .entities import MAX_CONFLICTS, StoredDocument, UpsertReport, visible
 from .migrate import revision
+from .orgs import Orgs
 from .schema import HEAD
 from .sources import SourceRecord, Sources
 from .users import Users
 from .workflow import Workflow
 
 
-class Store(Sources, Cache, Users, Ledgers, Workflow, Digests):
+class Store(Sources, Cache, Users, Ledgers, Workflow, Digests, Orgs):
     """Entities and their documents, the embedding cache, accounts, the audit log, the erasure
     ledger, counted requests, feedback, the pipeline and the weekly digest's records, in one
     database. Safe to share between

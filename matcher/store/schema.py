@@ -25,10 +25,11 @@ from sqlalchemy.types import TypeDecorator
 
 from .. import clock
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 """Alembic's revisions, oldest first: 0001 is release 0.2.0's schema as it stood (a database that
 release made is stamped with it), 0002 keeps each fact once, 0003 adds feedback and the
-pipeline, 0004 the weekly digest, 0005 the records of imported sources."""
+pipeline, 0004 the weekly digest, 0005 the records of imported sources, 0006 which organisations
+are one (entity resolution)."""
 HEAD = REVISIONS[-1]
 
 
@@ -327,4 +328,31 @@ source_records = Table(
     Column("absent_since", Moment),
     PrimaryKeyConstraint("source", "source_id"),
     Index("source_records_entity", "entity_rowid"),
+)
+
+org_clusters = Table(
+    "org_clusters",
+    metadata,
+    # The latest resolution: each organisation that is one with others, and its canonical one.
+    Column(
+        "member_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "canonical_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), nullable=False
+    ),
+    Column("confidence", Float, nullable=False),
+    Column("why", Text, nullable=False, server_default=""),
+    Column("at", Moment, nullable=False),
+)
+
+org_decisions = Table(
+    "org_decisions",
+    metadata,
+    # A person's word on a pair of organisations: the same one, or different ones (a split).
+    Column("a_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), nullable=False),
+    Column("b_rowid", Integer, ForeignKey("entities.rowid", ondelete="CASCADE"), nullable=False),
+    Column("same", Boolean, nullable=False),
+    Column("by", String, nullable=False),
+    Column("at", Moment, nullable=False),
+    PrimaryKeyConstraint("a_rowid", "b_rowid"),
 )

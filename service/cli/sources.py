@@ -8,6 +8,7 @@ import click
 
 from matcher import InvalidRecords, erased_ids, ledger_path
 from matcher.sources import SOURCES, import_source
+from matcher.sources.resolve import Resolution
 
 from ..wiring import open_store
 from .console import _friendly, _settings
@@ -81,5 +82,91 @@ def import_command(
         click.echo("Next: `matcher build` to index what changed.")
 
 
+@click.group("orgs")
+def orgs() -> None:
+    """Organisations from several sources that are one (entity resolution): resolve them, list
+    the pairs a person should look at, merge two, or split a wrong merge."""
+
+
+@orgs.command("resolve")
+@click.option("--threshold", type=click.FloatRange(0.5, 1.0), default=0.95, show_default=True)
+@_friendly
+def orgs_resolve(threshold: float) -> None:
+    """Resolve every stored organisation and store the clusters."""
+    from matcher.sources.orgs import resolve_stored
+
+    with open_store(_settings()) as store:
+        resolution = resolve_stored(store, threshold)
+    _summary(resolution)
+
+
+@orgs.command("review")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@_friendly
+def orgs_review(limit: int) -> None:
+    """Resolve again and list the merges made and the pairs near the threshold, for a person
+    to decide with `matcher orgs merge A B` or `matcher orgs split A B`."""
+    from matcher.sources.orgs import resolve_stored
+
+    with open_store(_settings()) as store:
+        resolution = resolve_stored(store)
+        names = {c.id: c.name for c in resolution.candidates}
+    _summary(resolution)
+    merged = [c for c in resolution.clusters if len(c.members) > 1]
+    if merged:
+        click.echo("Merged (automatic or decided):")
+    for cluster in merged[:limit]:
+        click.echo(f"  {cluster.id} {cluster.name!r} (confidence {cluster.confidence:.2f}):")
+        for member in cluster.members:
+            if member != cluster.id:
+                click.echo(f"    + {member} {names.get(member, '')!r}")
+    if resolution.reviews:
+        click.echo("To review (not merged):")
+    for review in resolution.reviews[:limit]:
+        a, b = review.pair
+        click.echo(
+            f"  {a} {names.get(a, '')!r} ~ {b} {names.get(b, '')!r}: "
+            f"{review.score:.2f}, {review.why}"
+        )
+
+
+@orgs.command("merge")
+@click.argument("first")
+@click.argument("second")
+@_friendly
+def orgs_merge(first: str, second: str) -> None:
+    """FIRST and SECOND are one organisation (kept for every later resolution)."""
+    from matcher.sources.orgs import decide
+
+    with open_store(_settings()) as store:
+        resolution = decide(store, first, second, True, "local-operator")
+    click.echo(f"{first} and {second} are one organisation from now on.")
+    _summary(resolution)
+
+
+@orgs.command("split")
+@click.argument("first")
+@click.argument("second")
+@_friendly
+def orgs_split(first: str, second: str) -> None:
+    """FIRST and SECOND are different organisations: undo a wrong merge for good."""
+    from matcher.sources.orgs import decide
+
+    with open_store(_settings()) as store:
+        resolution = decide(store, first, second, False, "local-operator")
+    click.echo(f"{first} and {second} are kept apart from now on.")
+    _summary(resolution)
+
+
+def _summary(resolution: Resolution) -> None:
+    merged = [c for c in resolution.clusters if len(c.members) > 1]
+    members = sum(len(c.members) for c in merged)
+    click.echo(
+        f"{len(resolution.candidates)} organisations: {len(merged)} clusters join {members} of "
+        f"them; {len(resolution.reviews)} pairs to review (threshold {resolution.threshold})."
+    )
+
+
 def register(main: click.Group) -> None:
     main.add_command(import_command)
+    main.add_command(orgs)
