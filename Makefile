@@ -63,7 +63,7 @@ fuzz: $(STAMP)
 # SIGKILL `matcher load` and `matcher build` at 12 random moments per database (SQLite and
 # PostgreSQL), then check that nothing acknowledged was lost and nothing half-written shows.
 crash: $(STAMP)
-	CRASH_POINTS=12 CRASH_REPORT=var/crash-report.json $(BIN)/pytest tests/test_crash.py -q
+	CRASH_POINTS=16 CRASH_REPORT=var/crash-report.json $(BIN)/pytest tests/test_crash.py -q
 	@echo "each kill and what it left: var/crash-report.json"
 
 bench-build: $(STAMP)

@@ -1,37 +1,49 @@
-"""Crash safety, on SQLite and on PostgreSQL: `matcher load` then `matcher build`, SIGKILLed.
+"""Crash safety, on SQLite and on PostgreSQL: `matcher load` or `matcher import`, then `matcher
+build`, SIGKILLed.
 
-Batch A is loaded and built by the real `matcher` command (both exit 0: acknowledged), once per
-database; each kill point then starts from a copy of that state, runs `matcher load B` and
-`matcher build` as an operator would, and SIGKILLs whichever is running at a random moment. After
-the kill a new process (this one) opens the store and checks that
+Batch A is loaded, the CORDIS fixture (tests/data/sources/cordis/csv) imported and both built by
+the real `matcher` command (all exit 0: acknowledged), once per database; each kill point then
+starts from a copy of that state, runs `matcher load B` (or `matcher import cordis DIR`, a
+generated CORDIS export of 600 participants and 3,000 participation rows, stored in one
+transaction with a `source_records` row per participant) and `matcher build` as an operator
+would, and SIGKILLs whichever is running at a random moment. After the kill a new process (this
+one) opens the store and checks that
 
-- every entity of A is there, unchanged (nothing acknowledged is lost; B too once its load
-  exited 0);
-- B is entirely present or entirely absent (the load is one transaction): no entity without its
-  documents, no documents or member rows without their entity, the data version moved once;
+- everything acknowledged is there, unchanged (nothing acknowledged is lost; B or the import too
+  once its command exited 0);
+- B or the import is entirely present or entirely absent (one transaction): no entity without
+  its documents, no documents, member rows or source records without their entity, no imported
+  entity without its source record, the fixture's records marked absent by the import (a
+  snapshot) all or none, the data version moved once;
 - each saved index either loads, its ids being exactly the store's document ids of its kind, or
   is refused as stale (`StaleIndex`, `IndexNotBuilt`), and the recommender refuses exactly then;
 
 then leaves a half-written temp file beside each index file (what a kill inside the atomic
-writer leaves: nothing may read it) and recovers as an operator would, loading B and building
-again (through `load_directory` and `build_indexes`, what `matcher load` and `matcher build`
-call, in this process with the model loaded once: a `matcher build` process spends ~10 s loading
-it), and checks that B is whole and that every index's ids are the store's document ids. A kill
-point whose load and build both end before its moment checks the uninterrupted run the same way.
+writer leaves: nothing may read it) and recovers as an operator would, loading B or importing
+again and building again (through `load_directory`, `import_source` and `build_indexes`, what
+`matcher load`, `matcher import` and `matcher build` call, in this process with the model loaded
+once: a `matcher build` process spends ~10 s loading it), and checks that the batch is whole and
+that every index's ids are the store's document ids. A kill point whose step and build both end
+before its moment checks the uninterrupted run the same way.
 
-The moments are drawn from `random.Random(CRASH_SEED)`, aiming in turn at (1) B's load inside its
-write transaction (uniformly over A's transaction length plus a fifth, counted from when B's load
-is seen taking the store's write lock), (2) B's build among its saves (uniformly over the time a
-build of A with every text cached, as B's nearly are, takes from its first saved index to its
-last, plus half, counted from when B's build is seen saving its first file), (3) B's load
-(uniformly over A's uninterrupted load) and (4) B's build (uniformly over A's uninterrupted
-build): A and B are alike in size and texts. CRASH_POINTS kill points per database (default 2,
-the first two aims; `make crash` runs 12); CRASH_REPORT names a JSON file for the observations
-(each kill point, and a summary per database), which are printed too (`pytest -s`).
+The moments are drawn from `random.Random(CRASH_SEED)`, aiming in turn (AIMS) at (1) B's load
+inside its write transaction (uniformly over A's transaction length plus a fifth, counted from
+when B's load is seen taking the store's write lock), (2) B's build among its saves (uniformly
+over the time a build of A with every text cached, as B's nearly are, takes from its first saved
+index to its last, plus half, counted from when B's build is seen saving its first file), (3) the
+import inside its write transaction (over an uninterrupted import's, plus a fifth), (4) the
+build after the import among its saves (as 2), (5) B's load (uniformly over A's uninterrupted
+load), (6) B's build (uniformly over A's uninterrupted build), (7) the import (over an
+uninterrupted import) and (8) the build after it (as 6): A and B are alike in size and texts,
+and the import's texts are cached but for a couple. CRASH_POINTS kill points per database
+(default 2, the first two aims; 4 adds the import's; `make crash` runs 16); CRASH_REPORT names a
+JSON file for the observations (each kill point, and a summary per database), which are printed
+too (`pytest -s`).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -66,8 +78,9 @@ from matcher.build import index_dir
 from matcher.domain import Entity, EntityKind
 from matcher.records import parse_call, parse_organisation, parse_project
 from matcher.settings import DEFAULT_MODEL
+from matcher.sources import SourceItem, cordis, import_source
 from matcher.store.engine import WRITE_LOCK
-from matcher.store.schema import documents, embeddings, entities, members, meta
+from matcher.store.schema import documents, embeddings, entities, members, meta, source_records
 from matcher.vectors.index import INDEX_FILE, MANIFEST_FILE, VectorIndex
 from tests.conftest import ROOT, make_call, make_organisation, make_project, write_world
 
@@ -76,9 +89,19 @@ pytestmark = [pytest.mark.both_databases, pytest.mark.slow]
 POINTS = int(os.environ.get("CRASH_POINTS", "2"))
 SEED = int(os.environ.get("CRASH_SEED", "20261125"))
 REPORT = os.environ.get("CRASH_REPORT", "")
-AIMS = ("load-write", "build-write", "load", "build")
-"""What kill point i aims at: AIMS[i % 4] (the default two points: a load in its transaction, and a
-build among its saves)."""
+AIMS = (
+    "load-write",
+    "build-write",
+    "import-write",
+    "import-build-write",
+    "load",
+    "build",
+    "import",
+    "import-build",
+)
+"""What kill point i aims at: AIMS[i % 8] (the default two points: a load in its transaction, and a
+build among its saves; `CRASH_POINTS=4` adds an import in its transaction and the build after an
+import among its saves)."""
 COMMAND_TIMEOUT = 600  # seconds; a `matcher build` loads the model (seconds) on a busy machine
 
 # ---------------------------------------------------------------------------- the batches
@@ -251,6 +274,62 @@ def parsed(records: dict[str, list[Any]]) -> dict[str, Entity]:
     return {r["id"]: PARSERS[name](r) for name, rs in records.items() for r in rs}
 
 
+# ---------------------------------------------------------------------------- the import
+# `matcher import cordis DIR` of a generated export: 600 participants in 5 of 8 projects each,
+# 3,000 participation rows, 3,000 documents in the import's one transaction. Its participants'
+# names come from a pool of four, so that their documents' texts are few (a document's text names
+# the participant): the template's embedding cache gets all but a couple of them beforehand, as
+# B's texts are nearly all cached. The fixture of tests/data/sources/cordis/csv, imported before,
+# is acknowledged: the generated export, a snapshot, marks its records absent in its transaction.
+
+CORDIS_FIXTURE = ROOT / "tests" / "data" / "sources" / "cordis" / "csv"
+PROJECT_COLUMNS = ("id", "acronym", "status", "title", "startDate", "endDate", "totalCost",
+                   "ecMaxContribution", "frameworkProgramme", "fundingScheme", "topics",
+                   "objective", "contentUpdateDate")  # fmt: skip
+ORGANISATION_COLUMNS = ("projectID", "projectAcronym", "organisationID", "name", "shortName",
+                        "SME", "activityType", "city", "country", "organizationURL",
+                        "contentUpdateDate", "role", "ecContribution")  # fmt: skip
+PARTICIPANTS = (
+    ("NORRHAVN INSTITUTE OF CELL THERAPY", "REC", "SE"),
+    ("RHEINTAL VECTOR MANUFACTURING GMBH", "PRC", "DE"),
+    ("ACADEMISCH ZIEKENHUIS ZUIDRAND", "PUB", "NL"),
+    ("UNIVERSITE DE LA COTE", "HES", "FR"),
+)
+
+
+def write_cordis(directory: Path, participants: int = 600, projects: int = 8) -> Path:
+    """A CORDIS export (project.csv and organization.csv, ';'-separated) in DIRECTORY: each
+    participant, `880000000 + i`, takes part in 5 of the projects (coordinating the first)."""
+    directory.mkdir(parents=True)
+    with (directory / "project.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_ALL)
+        writer.writerow(PROJECT_COLUMNS)
+        for j in range(projects):
+            _, _, title, abstract, call = THEMES[j % len(THEMES)]
+            writer.writerow([f"77000{j:04d}", f"CRASH{j}", "CLOSED", title, f"202{j % 4}-01-01",
+                             f"202{4 + j % 4}-12-31", "5000000", "4000000,5", "HORIZON",
+                             "HORIZON-RIA", call, abstract, "2025-01-01 00:00:00"])  # fmt: skip
+    with (directory / "organization.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_ALL)
+        writer.writerow(ORGANISATION_COLUMNS)
+        for i in range(participants):
+            name, activity, country = PARTICIPANTS[i % len(PARTICIPANTS)]
+            for k in range(5):
+                j = (i + 3 * k) % projects
+                role = "coordinator" if k == 0 else "participant"
+                writer.writerow([f"77000{j:04d}", f"CRASH{j}", f"88{i:07d}", name, "", "false",
+                                 activity, "Norrhavn", country, "", "2025-01-01 00:00:00", role,
+                                 "250000"])  # fmt: skip
+    return directory
+
+
+def read_cordis(path: Path) -> dict[str, SourceItem]:
+    """What importing this export stores: each participant's organisation and source id."""
+    items = list(cordis.read(path))
+    assert all(isinstance(i, SourceItem) for i in items), "the export has bad records"
+    return {i.entity.id: i for i in items if isinstance(i, SourceItem)}
+
+
 # ---------------------------------------------------------------------------- one world
 
 
@@ -389,15 +468,33 @@ def generation(database: Path | str) -> int:
         return store.generation()
 
 
+@dataclass(frozen=True)
+class Records:
+    """The CORDIS source records a kill point expects, source id -> entity id: those imported and
+    acknowledged before (`before`), and those its step brings (`batch`: none for a load). An
+    import, a snapshot, marks `before`'s absent in its transaction."""
+
+    before: dict[str, str]
+    batch: dict[str, str] = field(default_factory=dict)
+
+
+def stored_entities(database: Path | str) -> dict[str, Entity]:
+    with Store(database) as store:
+        return {e.id: e for kind in EntityKind for e in store.entities(kind)}
+
+
 def check_store(
     database: Path | str,
     a: dict[str, Entity],
     b: dict[str, Entity],
     b_acknowledged: bool,
     a_generation: int,
-) -> bool:
-    """Check what the store holds after a kill; whether B is in it. `a_generation` is the data
-    version once A was stored: B's load moves it on once, in its transaction."""
+    records: Records,
+) -> tuple[bool, int]:
+    """Check what the store holds after a kill; whether the batch B (loaded, or imported) is in
+    it, and how many rows were checked (entities, documents, source records). `a` is what was
+    acknowledged before, `a_generation` the data version then: B's load or import moves it on
+    once, in its transaction."""
     with Store(database) as store:
         stored: dict[str, Entity] = {}
         texts: dict[str, list[tuple[str, str]]] = {}
@@ -416,22 +513,29 @@ def check_store(
                 .select_from(members)
                 .where(members.c.entity_rowid.not_in(select(entities.c.rowid)))
             ).scalar_one()
+            orphan_records = db.execute(
+                select(func.count())
+                .select_from(source_records)
+                .where(source_records.c.entity_rowid.not_in(select(entities.c.rowid)))
+            ).scalar_one()
             vector_sizes = set(
                 db.execute(select(func.length(embeddings.c.vector)).distinct()).scalars()
             )
             version = db.execute(
                 select(meta.c.value).where(meta.c.key == "generation")
             ).scalar_one()
+        rows = {r.source_id: r for r in store.source_records()}
     assert orphan_documents == 0, "documents without their entity"
     assert orphan_members == 0, "member rows without their entity"
+    assert orphan_records == 0, "source records without their entity"
     assert len(vector_sizes) == 1, f"embedding cache rows of several sizes: {vector_sizes}"
 
     lost = [id for id, entity in a.items() if stored.get(id) != entity]
-    assert not lost, f"{len(lost)} acknowledged entities of A lost or changed: {lost[:5]}"
+    assert not lost, f"{len(lost)} acknowledged entities lost or changed: {lost[:5]}"
     present = {id for id in b if id in stored}
     assert present in (set(), set(b)), f"B half-written: {len(present)} of {len(b)} entities"
     has_b = bool(present)
-    assert has_b or not b_acknowledged, "B's load exited 0, yet B is not stored"
+    assert has_b or not b_acknowledged, "B's load or import exited 0, yet B is not stored"
     assert set(stored) == set(a) | (set(b) if has_b else set()), "entities from nowhere"
     wrong = [id for id in a | (b if has_b else {}) if stored[id] != (a | b)[id]]
     assert not wrong, f"entities of B stored wrong: {wrong[:5]}"
@@ -439,7 +543,21 @@ def check_store(
         expected = [(d.title, d.text) for d in entity.documents()]
         assert texts.get(id, []) == expected, f"{id}'s documents are not its texts"
     assert version == a_generation + has_b, f"data version {version}, A's {a_generation}"
-    return has_b
+
+    # The source records: exactly one per imported entity, written with it or not at all.
+    expected_rows = records.before | (records.batch if has_b else {})
+    mapped = {source_id: row.entity_id for source_id, row in rows.items()}
+    assert mapped == expected_rows, (
+        f"{len(mapped)} source records, {len(expected_rows)} expected: "
+        f"{sorted(set(mapped) ^ set(expected_rows))[:5]}"
+    )
+    imported = {id for id in stored if id.startswith("CORDIS:")}
+    assert imported == set(expected_rows.values()), "imported entities without source records"
+    marked = has_b and bool(records.batch)
+    wrongly = [sid for sid in records.before if (rows[sid].absent_since is not None) != marked]
+    assert not wrongly, f"absent marks half-written ({'all' if marked else 'none'} expected)"
+    assert all(rows[sid].absent_since is None for sid in expected_rows if sid not in records.before)
+    return has_b, len(stored) + sum(map(len, texts.values())) + len(rows)
 
 
 def check_indexes(world: World) -> dict[str, str]:
@@ -482,48 +600,55 @@ class Kill:
     point: int
     aimed_at: str
     """What the moment was drawn over: `load-write` (how long A's load held the write lock, plus
-    a fifth), `build-write` (a build of A with every text cached, from its first save to its
-    last, plus half), `load` (the duration of A's uninterrupted load) or `build` (that of A's
-    build)."""
+    a fifth), `import-write` (how long an uninterrupted import held it, plus a fifth),
+    `build-write` and `import-build-write` (a build of A with every text cached, from its first
+    save to its last, plus half), `load` and `import` (the duration of A's uninterrupted load, of
+    an uninterrupted import) or `build` and `import-build` (that of A's build)."""
     at_s: float
-    """Seconds after B's load took the write lock, after B's build saved its first file, after
-    `matcher load` started, or after `matcher build` started."""
+    """Seconds after B's load or the import took the write lock, after the build saved its first
+    file, after `matcher load` or `matcher import` started, or after `matcher build` started."""
+    step: str = ""
+    """What ran before the build: `load` (`matcher load B`) or `import` (`matcher import cordis
+    DIR`, the generated export)."""
     killed: str = ""
-    """What was running when the kill came: load, build, or nothing (both had ended)."""
+    """What was running when the kill came: load, import, build, or nothing (both had ended)."""
     in_write: bool = False
     """Whether the killed process held the store's write lock (was inside a write transaction:
-    the load's, or the build's embedding cache), probed just before the kill."""
-    load_exit: int | None = None
+    the load's, the import's, or the build's embedding cache), probed just before the kill."""
+    step_exit: int | None = None
+    """The load's or the import's exit status, when it ended before the kill."""
     b_stored: bool = False
+    """Whether the batch (B, or the import's organisations and source records) is stored."""
     indexes_after_kill: dict[str, str] = field(default_factory=dict)
     temp_files_after_kill: list[str] = field(default_factory=list)
     temp_files_after_recovery: list[str] = field(default_factory=list)
     """Those left by the kill and those planted before the recovery (`.planted.tmp`): nothing
     removes them, and nothing reads them."""
+    rows_checked: int = 0
+    """Entities, documents and source records checked after the kill and after the recovery."""
     seconds: float = 0.0
 
 
-def load_and_build_killed(world: World, data: Path, kill: Kill) -> None:
-    """`matcher load DATA` then `matcher build`, the one running at the kill's moment killed with
-    SIGKILL; with both at their end first, nothing is killed. A `load-write` moment counts from
-    when the load is first seen holding the write lock (from the build's start if never), a
-    `build-write` one from when the build is first seen saving a file."""
-    started = time.monotonic()
-    deadline = started + kill.at_s if kill.aimed_at == "load" else None
+def step_and_build_killed(world: World, step: tuple[str, ...], kill: Kill) -> None:
+    """`matcher STEP` (a load or an import) then `matcher build`, the one running at the kill's
+    moment killed with SIGKILL; with both at their end first, nothing is killed. A `-write` moment
+    counts from when the step is first seen holding the write lock (from the build's start if
+    never), or from when the build is first seen saving a file."""
+    target = "build" if "build" in kill.aimed_at else step[0]
+    triggered = kill.aimed_at.endswith("write")
+    deadline = None
     with WriteProbe(world.database) as writing:
-        triggers: dict[str, tuple[str, Callable[[], bool]]] = {
-            "load-write": ("load", writing),
-            "build-write": ("build", Saves(world.models)),
-        }
-        for phase, args in (("load", ("load", str(data))), ("build", ("build",))):
+        trigger = Saves(world.models) if target == "build" else writing
+        for phase, args in ((step[0], step), ("build", ("build",))):
             process = world.start(*args)
             phase_started = time.monotonic()
-            if phase == "build" and deadline is None and kill.aimed_at != "build-write":
-                deadline = phase_started + (kill.at_s if kill.aimed_at == "build" else 0.0)
-            trigger = triggers.get(kill.aimed_at)
+            if phase == target and not triggered:
+                deadline = phase_started + kill.at_s
+            elif phase == "build" and deadline is None and target != "build":
+                deadline = phase_started
             while process.poll() is None:
                 now = time.monotonic()
-                if deadline is None and trigger and trigger[0] == phase and trigger[1]():
+                if deadline is None and triggered and phase == target and trigger():
                     deadline = now + kill.at_s
                 if deadline is not None and now >= deadline:
                     kill.in_write = writing()
@@ -538,8 +663,8 @@ def load_and_build_killed(world: World, data: Path, kill: Kill) -> None:
                 time.sleep(0.002)
             code = process.returncode
             assert code == 0, f"matcher {phase} exited {code}:\n{world.log_tail()}"
-            if phase == "load":
-                kill.load_exit = code
+            if phase != "build":
+                kill.step_exit = code
     kill.killed = "nothing"
 
 
@@ -568,7 +693,7 @@ def drop_world(world: World, backend: str, request: pytest.FixtureRequest) -> No
 # ---------------------------------------------------------------------------- the test
 
 
-def test_a_load_and_build_killed_at_random_moments_lose_nothing_acknowledged(
+def test_a_load_or_import_and_build_killed_at_random_moments_lose_nothing_acknowledged(
     backend: str,
     database: Path | str,
     tmp_path: Path,
@@ -579,51 +704,82 @@ def test_a_load_and_build_killed_at_random_moments_lose_nothing_acknowledged(
     b_records = batch("B", projects=100, organisations=160, calls=40)
     a_data = write_world(tmp_path / "A", **a_records)
     b_data = write_world(tmp_path / "B", **b_records)
-    a, b = parsed(a_records), parsed(b_records)
+    b = parsed(b_records)
+    export = write_cordis(tmp_path / "cordis")
+    imported = read_cordis(export)
+    c = {id: item.entity for id, item in imported.items()}
     name = str(database).rsplit("/", 1)[1] if isinstance(database, str) else ""
 
-    # A, loaded and built by the real command: acknowledged.
+    # A and the CORDIS fixture, loaded, imported and built by the real commands: acknowledged.
     (tmp_path / "template").mkdir()
     template = World(tmp_path / "template", database)
     with WriteProbe(database) as probe:
         load_s, held = template.run("load", str(a_data), probe=probe)
+    template.run("import", "cordis", str(CORDIS_FIXTURE))
     build_s, _ = template.run("build")
     # How long A's load held the write lock (its transaction), give or take a poll.
     write_s = max(held) - min(held) + 0.01 if held else 0.0
+    a = stored_entities(database)
+    assert parsed(a_records).items() <= a.items()
+    records = Records({item.source_id: id for id, item in read_cordis(CORDIS_FIXTURE).items()})
+    # The export's texts, all but a couple, into the embedding cache (as B's nearly all are).
+    with Store(database) as store:
+        encoder = DocumentEncoder(embedder, store)
+        units = encoder.units([d.text for e in c.values() for d in e.documents()])
+        encoder.vectors(list(dict.fromkeys(units))[:-2])
     # How long a build of A with every text cached, as B's nearly is, takes from its first save
-    # (the projects' index, the last step of the projects) to its last (the calls'): on a copy.
+    # (the projects' index, the last step of the projects) to its last (the calls'), and how long
+    # an import of the export takes and holds the write lock: on a copy.
     timing = copy_world(template, tmp_path / "timing", backend, request, f"{name}t")
     try:
         with Store(timing.database) as store:
             reports = build_indexes(store, DocumentEncoder(embedder, store), timing.models)
+        with WriteProbe(timing.database) as probe:
+            import_s, held = timing.run("import", "cordis", str(export), probe=probe)
+        import_write_s = max(held) - min(held) + 0.01 if held else 0.0
     finally:
         drop_world(timing, backend, request)
     saves_s = sum(r.seconds for r in reports[1:])
     a_generation = generation(database)
     assert a_generation > 0
-    assert check_store(database, a, b, False, a_generation) is False
+    assert check_store(database, a, b, False, a_generation, records)[0] is False
     assert check_indexes(template) == dict.fromkeys(("project", "organisation", "call"), "fresh")
 
     rng = random.Random(f"{SEED}-{backend}")
+    spans = {
+        "load-write": 1.2 * write_s,
+        "build-write": 1.5 * saves_s,  # the build embeds a few texts among its saves
+        "import-write": 1.2 * import_write_s,
+        "import-build-write": 1.5 * saves_s,
+        "load": load_s,
+        "build": build_s,
+        "import": import_s,
+        "import-build": build_s,
+    }
     kills = []
     for point in range(POINTS):
         started = time.monotonic()
         aimed_at = AIMS[point % len(AIMS)]
-        spans = {
-            "load-write": 1.2 * write_s,
-            "build-write": 1.5 * saves_s,  # B's build embeds a few texts among its saves
-            "load": load_s,
-            "build": build_s,
-        }
-        at_s = rng.uniform(0, spans[aimed_at])
-        kill = Kill(backend, point, aimed_at, round(at_s, 3))
+        step = "import" if aimed_at.startswith("import") else "load"
+        kill = Kill(backend, point, aimed_at, round(rng.uniform(0, spans[aimed_at]), 3), step)
+        args: tuple[str, ...]
+        if step == "load":
+            args, expected = ("load", str(b_data)), b
+            expected_records = records
+        else:
+            args, expected = ("import", "cordis", str(export)), c
+            expected_records = Records(
+                records.before, {item.source_id: id for id, item in imported.items()}
+            )
         world = copy_world(
             template, tmp_path / f"kill-{point}", backend, request, f"{name}k{point}"
         )
         try:
-            load_and_build_killed(world, b_data, kill)
+            step_and_build_killed(world, args, kill)
             # After the kill: a new process (this one) opens the store.
-            kill.b_stored = check_store(world.database, a, b, kill.load_exit == 0, a_generation)
+            kill.b_stored, kill.rows_checked = check_store(
+                world.database, a, expected, kill.step_exit == 0, a_generation, expected_records
+            )
             kill.indexes_after_kill = check_indexes(world)
             kill.temp_files_after_kill = world.temp_files()
             if not kill.b_stored or kill.killed == "nothing":  # A's indexes, or B's built
@@ -634,13 +790,21 @@ def test_a_load_and_build_killed_at_random_moments_lose_nothing_acknowledged(
                 for file in (INDEX_FILE, MANIFEST_FILE):
                     path = index_dir(world.models, kind) / f".{file}.planted.tmp"
                     path.write_bytes(b"half a file")
-            # Recovery, as an operator would: the load and the build again. In this process,
-            # through the calls `matcher load` and `matcher build` make, with the model already
-            # loaded (a `matcher build` process spends ~10 s loading it).
+            # Recovery, as an operator would: the load or the import and the build again. In this
+            # process, through the calls `matcher load`, `matcher import` and `matcher build`
+            # make, with the model already loaded (a `matcher build` process spends ~10 s
+            # loading it).
             with Store(world.database) as store:
-                load_directory(store, b_data)
+                if step == "load":
+                    load_directory(store, b_data)
+                else:
+                    import_source(store, "cordis", export)
                 build_indexes(store, DocumentEncoder(embedder, store), world.models)
-            assert check_store(world.database, a, b, True, a_generation) is True
+            recovered, rows = check_store(
+                world.database, a, expected, True, a_generation, expected_records
+            )
+            assert recovered is True
+            kill.rows_checked += rows
             assert set(check_indexes(world).values()) == {"fresh"}
             kill.temp_files_after_recovery = world.temp_files()
         except BaseException:
@@ -651,7 +815,7 @@ def test_a_load_and_build_killed_at_random_moments_lose_nothing_acknowledged(
         kill.seconds = round(time.monotonic() - started, 1)
         print(json.dumps(asdict(kill)))
         kills.append(kill)
-    summarise(backend, kills, load_s, build_s, write_s, saves_s)
+    summarise(backend, kills, load_s, build_s, write_s, saves_s, import_s, import_write_s, len(c))
 
 
 def outcome(kill: Kill) -> str:
@@ -659,7 +823,8 @@ def outcome(kill: Kill) -> str:
     hit = kill.killed + (", in its write" if kill.in_write else "")
     stale = sorted(k for k, state in kill.indexes_after_kill.items() if state != "fresh")
     indexes = f"stale: {'+'.join(stale)}" if stale else "indexes fresh"
-    return f"{hit}, B {'present' if kill.b_stored else 'absent'}, {indexes}"
+    batch = "B" if kill.step == "load" else "import"
+    return f"{hit}, {batch} {'present' if kill.b_stored else 'absent'}, {indexes}"
 
 
 def summarise(
@@ -669,6 +834,9 @@ def summarise(
     build_s: float,
     write_s: float,
     saves_s: float,
+    import_s: float,
+    import_write_s: float,
+    imported: int,
 ) -> None:
     summary = {
         "backend": backend,
@@ -678,10 +846,20 @@ def summarise(
         "uninterrupted_build_s": round(build_s, 2),
         "uninterrupted_load_write_lock_s": round(write_s, 3),
         "uninterrupted_build_saves_s": round(saves_s, 3),
+        "uninterrupted_import_s": round(import_s, 2),
+        "uninterrupted_import_write_lock_s": round(import_write_s, 3),
+        "organisations_imported": imported,
         "aimed_at": dict(Counter(k.aimed_at for k in kills)),
         "killed_during": dict(Counter(k.killed for k in kills)),
-        "b_present": sum(k.b_stored for k in kills),
-        "b_absent": sum(not k.b_stored for k in kills),
+        "kills": sum(k.killed != "nothing" for k in kills),
+        "import_kills": sum(k.step == "import" and k.killed != "nothing" for k in kills),
+        "recoveries": len(kills),  # each point recovered, and was checked whole
+        "rows_checked": sum(k.rows_checked for k in kills),
+        "acknowledged_lost": 0,  # check_store fails the test on any
+        "b_present": sum(k.b_stored for k in kills if k.step == "load"),
+        "b_absent": sum(not k.b_stored for k in kills if k.step == "load"),
+        "import_present": sum(k.b_stored for k in kills if k.step == "import"),
+        "import_absent": sum(not k.b_stored for k in kills if k.step == "import"),
         "in_write_transaction": sum(k.in_write for k in kills),
         "outcomes": dict(Counter(outcome(k) for k in kills)),
         "with_temp_files": sum(bool(k.temp_files_after_kill) for k in kills),
