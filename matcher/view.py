@@ -61,6 +61,7 @@ class Gate:
         self._today = today
         self._visible: dict[tuple[int, EntityKind, tuple[Any, ...]], frozenset[str]] = {}
         self._answers: dict[tuple[Any, ...], Any] = {}
+        self._absent: dict[tuple[int, EntityKind], frozenset[str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -98,6 +99,19 @@ class Gate:
     def visible(self, kind: EntityKind, principal: Principal) -> frozenset[str]:
         """The ids of this kind the principal may see, as stored now."""
         return self.ids(kind, principal.scope)
+
+    def absent(self, kind: EntityKind) -> frozenset[str]:
+        """The ids of this kind gone from their source's latest snapshot, as stored now."""
+        key = (self.store.generation(), kind)
+        with self._lock:
+            cached = self._absent.get(key)
+        if cached is None:
+            cached = self.store.absent_ids(kind)
+            with self._lock:
+                if len(self._absent) > 16:
+                    self._absent.clear()
+                self._absent[key] = cached
+        return cached
 
     def confidential(self) -> frozenset[str]:
         """The ids of the confidential projects, as stored now (what the audit log watches)."""
@@ -291,7 +305,7 @@ class View:
         include_ineligible: bool = False,
     ) -> Ranking:
         project = self._matchable(project_id)
-        allowed = self._visible(EntityKind.CALL) - self._dismissed(project_id)
+        allowed = self._proposable_calls() - self._dismissed(project_id)
         matches = self.recommender.calls_for(
             project_id, k, statuses, include_ineligible, allowed=allowed
         )
@@ -340,7 +354,8 @@ class View:
             Target.PROJECTS: EntityKind.PROJECT,
         }[to]
         matches = self.recommender.search(
-            text, to, k, kinds, statuses, include_ineligible, allowed=self._visible(kind),
+            text, to, k, kinds, statuses, include_ineligible,
+            allowed=self._proposable_calls() if kind is EntityKind.CALL else self._visible(kind),
             profile=profile,
         )  # fmt: skip
         if to is Target.PROJECTS:
@@ -354,7 +369,7 @@ class View:
         projects = self.store.entities(EntityKind.PROJECT, self.scope)
         self._audit("export", projects)
         organisations = self._visible(EntityKind.ORGANISATION)
-        calls = self._visible(EntityKind.CALL)
+        calls = self._proposable_calls()
         recommender = self.recommender
         today = recommender.today()
         for project in projects:
@@ -411,7 +426,7 @@ class View:
     def _portfolio(self, projects: list[Project]) -> list[PortfolioRow]:
         recommender = self.recommender
         organisations = self._visible(EntityKind.ORGANISATION)
-        calls = self._visible(EntityKind.CALL)
+        calls = self._proposable_calls()
         stages: dict[str, list[PipelineStage]] = {}
         for entry in self.pipeline():
             stages.setdefault(entry.project_id, []).append(entry.stage)
@@ -549,6 +564,11 @@ class View:
 
     def _visible(self, kind: EntityKind) -> frozenset[str]:
         return self.gate.visible(kind, self.principal)
+
+    def _proposable_calls(self) -> frozenset[str]:
+        """The calls in scope that may be proposed: not those gone from their source's latest
+        export (kept and readable, but most likely closed or withdrawn)."""
+        return self._visible(EntityKind.CALL) - self.gate.absent(EntityKind.CALL)
 
     def _audit_matches(self, matches: Ranking) -> None:
         self._record("match_result", [m.id for m in matches])

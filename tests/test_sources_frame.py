@@ -118,3 +118,28 @@ def test_erased_ids_stay_out_and_a_repeated_id_keeps_the_later_record(database):
 )
 def test_clean_text_repairs_encodings_and_strips_html(raw, clean):
     assert clean_text(raw) == clean
+
+
+def test_a_call_gone_from_its_source_is_kept_readable_but_no_longer_proposed(
+    store: Store, recommender
+):
+    from matcher import LOCAL_OPERATOR, Gate
+
+    gate = Gate(store, recommender)
+    view = gate.view(LOCAL_OPERATOR)
+    proposed = [m.id for m in view.calls_for("P-1", k=10).matches]
+    assert proposed, "the world's calls fit P-1"
+    call = store.get(proposed[0], EntityKind.CALL)
+    others = [e for e in store.entities(EntityKind.CALL, None) if e.id != call.id]
+    everything = [SourceItem(e, e.id, e.id) for e in [call, *others]]
+    _run(store, everything, snapshot=True)
+    assert gate.absent(EntityKind.CALL) == frozenset()
+    gone = _run(store, everything[1:], snapshot=True)
+    assert [o.entity_id for o in gone.outcomes if o.action == "absent"] == [call.id]
+    assert gate.absent(EntityKind.CALL) == {call.id}
+    view = gate.view(LOCAL_OPERATOR)
+    assert call.id not in [m.id for m in view.calls_for("P-1", k=10).matches]
+    assert view.call(call.id).call.id == call.id  # kept, and readable
+    assert call.id not in [m.id for row in view.portfolio() for m in row.calls]
+    _run(store, everything, snapshot=True)  # back in the source: proposed again
+    assert call.id in [m.id for m in gate.view(LOCAL_OPERATOR).calls_for("P-1", k=10).matches]

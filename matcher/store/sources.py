@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, insert, select, update
 
 from .. import clock
-from ..domain import Entity
+from ..domain import Entity, EntityKind
 from .engine import Database
-from .entities import Entities, UpsertReport
+from .entities import Entities, UpsertReport, bump
 from .schema import entities, source_records
 
 
@@ -48,6 +48,24 @@ class Sources(Entities, Database):
         report = self.upsert(items, also=record)
         return report, tuple(absent)
 
+    def absent_ids(self, kind: EntityKind) -> frozenset[str]:
+        """Ids of this kind whose every source record is marked absent (gone from its source's
+        latest snapshot); an entity no source brought is never absent."""
+        s = source_records.c
+        present = select(s.entity_rowid).where(s.absent_since.is_(None))
+        query = (
+            select(entities.c.id)
+            .join_from(source_records, entities, entities.c.rowid == s.entity_rowid)
+            .where(
+                entities.c.kind == kind.value,
+                s.absent_since.is_not(None),
+                s.entity_rowid.not_in(present),
+            )
+            .distinct()
+        )
+        with self.read() as db:
+            return frozenset(db.execute(query).scalars())
+
     def source_records(self, source: str | None = None) -> list[SourceRecord]:
         s = source_records.c
         query = select(
@@ -76,12 +94,14 @@ def _record(
             )
         ).all()
     ) if items else {}  # fmt: skip
-    known = {
-        source_id: rowid
-        for source_id, rowid in db.execute(
-            select(s.source_id, s.entity_rowid).where(s.source == source)
-        ).all()
-    }
+    known: dict[str, int] = {}
+    was_absent: set[str] = set()
+    for source_id, rowid, absent_since in db.execute(
+        select(s.source_id, s.entity_rowid, s.absent_since).where(s.source == source)
+    ).all():
+        known[source_id] = rowid
+        if absent_since is not None:
+            was_absent.add(source_id)
     seen: set[str] = set()
     for entity in items:
         source_id = source_ids.get(entity.id, entity.id)
@@ -103,6 +123,8 @@ def _record(
                     last_seen=now,
                 )
             )
+    if seen & was_absent:
+        bump(db)  # back in the source: proposed again
     if not snapshot:
         return []
     gone = [source_id for source_id in known if source_id not in seen]
@@ -117,4 +139,6 @@ def _record(
         ).scalars()
         marked.extend(ids)
         db.execute(update(source_records).where(condition).values(absent_since=now))
+    if marked:
+        bump(db)  # what may be proposed has changed: caches start again
     return marked
