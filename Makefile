@@ -60,8 +60,9 @@ fuzz: $(STAMP)
 	FUZZ_EXAMPLES=500 FUZZ_REPORT=var/fuzz-report.json $(BIN)/pytest tests/test_fuzz.py -q
 	@echo "requests per operation and role: var/fuzz-report.json"
 
-# SIGKILL `matcher load` and `matcher build` at 12 random moments per database (SQLite and
-# PostgreSQL), then check that nothing acknowledged was lost and nothing half-written shows.
+# SIGKILL `matcher load`, `matcher import cordis` and `matcher build` at 16 random moments per
+# database (SQLite and PostgreSQL: 32 kills), then check that nothing acknowledged was lost and
+# nothing half-written shows.
 crash: $(STAMP)
 	CRASH_POINTS=16 CRASH_REPORT=var/crash-report.json $(BIN)/pytest tests/test_crash.py -q
 	@echo "each kill and what it left: var/crash-report.json"
