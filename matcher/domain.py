@@ -185,13 +185,16 @@ class FundingCall:
 
     def status_on(self, today: dt.date) -> CallStatus:
         """The status on a given day: the dates decide, except that a funder's 'withdrawn' or
-        'closed' wins. The one place a call's status is computed."""
+        'closed' wins, and its 'forthcoming' holds while no opening date is known (exports such
+        as EU Funding & Tenders' give none). The one place a call's status is computed."""
         if self.status in (CallStatus.WITHDRAWN, CallStatus.CLOSED):
             return self.status
         if self.deadlines and self.next_deadline(today) is None:
             return CallStatus.CLOSED
         if self.opening_date is not None and self.opening_date > today:
             return CallStatus.FORTHCOMING
+        if self.status is CallStatus.FORTHCOMING and self.opening_date is None:
+            return CallStatus.FORTHCOMING  # the funder says so, and no date says otherwise
         return CallStatus.OPEN
 
 
