@@ -128,6 +128,11 @@ class Recipient:
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
+def _weeks_in(year: int) -> int:
+    """52 or 53: the ISO week of 28 December is always the year's last."""
+    return dt.date(year, 12, 28).isocalendar()[1] if dt.MINYEAR <= year <= dt.MAXYEAR else 0
+
+
 @dataclass(frozen=True, order=True)
 class Week:
     """An ISO week, such as 2026-W50; a digest is computed as of its Monday."""
@@ -139,14 +144,9 @@ class Week:
     def parse(cls, text: str) -> Week:
         """Raises ValueError naming the expected form."""
         found = _WEEK.match(text.strip())
-        if found:
-            year, number = int(found[1]), int(found[2])
-            try:
-                dt.date.fromisocalendar(year, number, 1)
-            except ValueError:
-                pass
-            else:
-                return cls(year, number)
+        # Week 53 exists in some years only: the calendar says which.
+        if found and 1 <= int(found[2]) <= _weeks_in(int(found[1])):
+            return cls(int(found[1]), int(found[2]))
         raise ValueError(f"{text!r} is not an ISO week such as 2026-W50")
 
     @classmethod
