@@ -111,6 +111,11 @@ class Project:
         return (Document("abstract", _joined(self.title, self.abstract)),)
 
 
+UNKNOWN_COUNTRY = "ZZ"
+"""ISO 3166's user-assigned code that CLDR uses for an unknown region: an organisation's country
+where its source gives none (ClinicalTrials.gov's sponsors)."""
+
+
 @dataclass(frozen=True)
 class Organisation:
     id: str

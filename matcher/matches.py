@@ -53,6 +53,9 @@ class Match:
     """A call's funder."""
     modality: Modality | None = None
     """A project's modality."""
+    also: tuple[str, ...] = ()
+    """The ids of other stored records of the same organisation, merged into this candidate by
+    entity resolution (`matcher orgs resolve`): their documents count as its evidence."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def match_of(
     rank: int,
     reasons: Reasons | None,
     raw: float,
+    also: tuple[str, ...] = (),
 ) -> Match:
     return Match(
         id=candidate.id,
@@ -112,4 +116,5 @@ def match_of(
         country=candidate.country if isinstance(candidate, Organisation) else None,
         funder=candidate.funder if isinstance(candidate, FundingCall) else None,
         modality=candidate.modality if isinstance(candidate, Project) else None,
+        also=also,
     )

@@ -45,6 +45,7 @@ from .ranking.calibration import (
 )
 from .ranking.calls import PROPOSABLE, CallBook, call_notice, may_apply
 from .ranking.candidates import AllowedMasks, both, kind_mask
+from .ranking.clusters import collapse
 from .ranking.collection import Collections, Loaded, Query
 from .ranking.eligibility import Outcome, assess
 from .ranking.explain import Explainer
@@ -114,7 +115,9 @@ class Recommender:
         for kind in EntityKind:
             documents = store.documents(kind)
             index, manifest = _load_index(store, models_dir, kind, encoder.embedder.name, documents)
-            parts[kind] = (store.entities(kind), documents, index, manifest)
+            clusters = store.org_clusters() if kind is EntityKind.ORGANISATION else {}
+            one = collapse(store.entities(kind), documents, clusters)
+            parts[kind] = (one.entities, one.documents, index, manifest, one.members)
         collections = Collections(parts)
         if not lazy:
             collections.build_all()
@@ -452,7 +455,10 @@ class Recommender:
                 if explain
                 else None
             )
-            matches.append(match_of(candidate, target.kind, value, strength, rank, reasons, raw[i]))
+            also = target.members.get(candidate.id, ())
+            matches.append(
+                match_of(candidate, target.kind, value, strength, rank, reasons, raw[i], also)
+            )
         return Ranking(matches, nothing_fits=bool(unreadable), notice=unreadable)
 
 

@@ -259,6 +259,17 @@ class View:
             raise NotFound("organisation", id)
         return organisation
 
+    def same_organisation(self, id: str) -> list[Organisation]:
+        """The other stored records that entity resolution found to be this organisation (it
+        ranks as one candidate with them), canonical first."""
+        clusters = self.store.org_clusters()
+        if id not in clusters:
+            return []
+        canonical = clusters[id][0]
+        others = sorted(m for m, (c, *_rest) in clusters.items() if c == canonical and m != id)
+        others.sort(key=lambda m: m != canonical)
+        return [self.organisation(m) for m in others]
+
     def call(self, id: str) -> CallRecord:
         call = self.store.get(id, EntityKind.CALL, self.scope)
         if not isinstance(call, FundingCall):

@@ -54,11 +54,17 @@ class Loaded:
         documents: Sequence[StoredDocument],
         index: VectorIndex,
         manifest: Manifest,
+        members: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.kind = kind
         self.entities = list(entities)
         self.manifest = manifest
+        self.members = dict(members or {})
+        """Entity id -> the other stored records merged into it (entity resolution)."""
         self.positions = {e.id: i for i, e in enumerate(self.entities)}
+        for canonical, merged in self.members.items():
+            for member in merged:
+                self.positions[member] = self.positions[canonical]
         self.index = index
         order = np.argsort([d.rowid for d in documents], kind="stable")
         self.doc_rowids = np.array([documents[i].rowid for i in order], dtype=np.int64)
@@ -339,8 +345,11 @@ class Query:
     entity: Entity | None = None
 
 
-Parts = tuple[Sequence[Entity], Sequence[StoredDocument], VectorIndex, Manifest]
-"""What a collection is built from: its entities, documents, vector index and manifest."""
+Parts = tuple[
+    Sequence[Entity], Sequence[StoredDocument], VectorIndex, Manifest, Mapping[str, tuple[str, ...]]
+]
+"""What a collection is built from: its entities, documents, vector index and manifest, and the
+records merged into each entity (see `clusters.collapse`)."""
 
 
 class Collections(Mapping[EntityKind, Loaded]):
@@ -355,6 +364,10 @@ class Collections(Mapping[EntityKind, Loaded]):
         self._by_id = {
             kind: {e.id: e for e in entities} for kind, (entities, *_rest) in self._parts.items()
         }
+        for kind, (*_rest, members) in self._parts.items():
+            for canonical, merged in members.items():
+                for member in merged:
+                    self._by_id[kind][member] = self._by_id[kind][canonical]
 
     def __getitem__(self, kind: EntityKind) -> Loaded:
         built = self._built.get(kind)
@@ -380,7 +393,7 @@ class Collections(Mapping[EntityKind, Loaded]):
         return self._parts[kind][3]
 
     def count(self, kind: EntityKind) -> int:
-        return len(self._by_id[kind])
+        return len(self._parts[kind][0])
 
     def entity(self, kind: EntityKind, id: str) -> Entity | None:
         return self._by_id[kind].get(id)

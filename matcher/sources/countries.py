@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from ..domain import UNKNOWN_COUNTRY
+
 _CODES = """
     AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
     BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ
@@ -19,9 +21,7 @@ _CODES = """
 ISO_ALPHA2 = frozenset(_CODES.split())
 """The officially assigned codes, and XK (Kosovo), which the EU and CORDIS use."""
 
-UNKNOWN = "ZZ"
-"""ISO 3166's user-assigned code that CLDR uses for an unknown region: where a source gives no
-country for an organisation (ClinicalTrials.gov's sponsors)."""
+UNKNOWN = UNKNOWN_COUNTRY
 
 _NAMES = {
     "argentina": "AR", "armenia": "AM", "australia": "AU", "austria": "AT", "bangladesh": "BD",

@@ -4,12 +4,10 @@ organisation, or a wrong merge split) kept for every later resolution."""
 
 from __future__ import annotations
 
-from ..domain import EntityKind, Organisation
+from ..domain import UNKNOWN_COUNTRY, EntityKind, Organisation
 from ..store import Store
 from .resolve import Candidate, Resolution, resolve
 
-UNKNOWN_COUNTRY = "ZZ"
-"""What importers store when a source gives no country (ClinicalTrials.gov sponsors)."""
 _IDENTIFIER_OF = {"cordis": "pic"}
 """Source ids that identify an organisation across sources: CORDIS's participant ids."""
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from .. import clock
 from ..errors import NotFound
 from .engine import Database
+from .entities import bump
 from .schema import entities, org_clusters, org_decisions
 
 _a = entities.alias("a")
@@ -81,6 +82,7 @@ class Orgs(Database):
             ]
             if rows:
                 db.execute(insert(org_clusters), rows)
+            bump(db)  # candidates are merged or split: servers reload, caches start again
 
     def org_clusters(self) -> dict[str, tuple[str, float, str]]:
         """member id -> (canonical id, confidence, why), for organisations that are one with

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from ..errors import ForeignIndex, IndexNotBuilt, StaleIndex
 
 FORMAT = 1
 INDEX_FILE = "index.faiss"
+CONTENTS_FILE = "contents.json"
 MANIFEST_FILE = "manifest.json"
 REBUILD = "Rebuild the indexes."
 """The fix, in words that suit an HTTP caller too; the CLI adds the command."""
@@ -46,6 +48,9 @@ class Manifest:
     written before indexes recorded it, which are therefore stale."""
     database: str = ""
     """That database's path, for the message when another database is pointed at the index."""
+    contents_sha256: str = ""
+    """The checksum of the contents file (each vector's id and its text's hash), which lets the
+    next build update the index in place; empty where none was written."""
 
 
 def _faiss() -> Any:
@@ -75,6 +80,13 @@ class VectorIndex:
         if len(ids_array):
             self._index.add_with_ids(vectors, ids_array)
 
+    def remove(self, ids: npt.ArrayLike) -> int:
+        """Drop the vectors of these ids (unknown ids are ignored); how many were dropped."""
+        ids_array = np.asarray(ids, dtype=np.int64)
+        if not len(ids_array):
+            return 0
+        return int(self._index.remove_ids(ids_array))
+
     @property
     def ids(self) -> npt.NDArray[np.int64]:
         id_map = _faiss().vector_to_array(self._index.id_map)
@@ -100,20 +112,29 @@ class VectorIndex:
         scores, ids = self._index.search(queries, k)
         return scores.astype(np.float32), ids.astype(np.int64)
 
-    def save(self, directory: Path, manifest: Manifest) -> Manifest:
-        """Write the index then its manifest, each atomically; a crash leaves a loadable old pair
-        or a pair that `load` rejects as stale, never a silently wrong one."""
+    def save(
+        self, directory: Path, manifest: Manifest, contents: Mapping[int, str] | None = None
+    ) -> Manifest:
+        """Write the index, its contents (id -> text hash, where given) and then its manifest,
+        each atomically; a crash leaves a loadable old set or one that `load` rejects as stale,
+        never a silently wrong one."""
         directory.mkdir(parents=True, exist_ok=True)
         blob = _faiss().serialize_index(self._index).tobytes()
+        listed = b""
+        if contents is not None:
+            listed = json.dumps({str(i): h for i, h in sorted(contents.items())}).encode()
         manifest = Manifest(
             **{
                 **asdict(manifest),
                 "count": len(self),
                 "dim": self.dim,
                 "index_sha256": hashlib.sha256(blob).hexdigest(),
+                "contents_sha256": hashlib.sha256(listed).hexdigest() if listed else "",
             }
         )
         write_atomically(directory / INDEX_FILE, blob)
+        if listed:
+            write_atomically(directory / CONTENTS_FILE, listed)
         write_atomically(
             directory / MANIFEST_FILE, (json.dumps(asdict(manifest), indent=2) + "\n").encode()
         )
@@ -126,12 +147,13 @@ class VectorIndex:
         *,
         kind: str,
         model: str,
-        data_hash: str,
+        data_hash: str | None,
         database_id: str,
         database: str,
     ) -> tuple[VectorIndex, Manifest]:
         """Load an index, refusing one built from another database (ForeignIndex, naming both),
-        or for other data or another model (StaleIndex)."""
+        or for other data or another model (StaleIndex). With `data_hash` None, an index of
+        other data is loaded too (to be updated in place)."""
         manifest = read_manifest(directory)
         if manifest.database_id and manifest.database_id != database_id:
             raise ForeignIndex(_foreign(directory, manifest, database_id, database))
@@ -144,7 +166,7 @@ class VectorIndex:
             problems.append(f"it indexes {manifest.kind}, not {kind}")
         if manifest.model != model:
             problems.append(f"built with model {manifest.model!r}, configured {model!r}")
-        if manifest.data_hash != data_hash:
+        if data_hash is not None and manifest.data_hash != data_hash:
             problems.append("the stored data changed since it was built")
         if problems:
             raise StaleIndex(f"The index in {directory} is stale: {'; '.join(problems)}. {REBUILD}")
@@ -156,6 +178,18 @@ class VectorIndex:
         if len(index) != manifest.count:
             raise StaleIndex(f"{directory} holds {len(index)} vectors, manifest {manifest.count}.")
         return index, manifest
+
+
+def read_contents(directory: Path, manifest: Manifest) -> dict[int, str] | None:
+    """Each indexed vector's id and its text's hash, as `save` wrote them with this manifest;
+    None where they were not written or do not match it."""
+    path = directory / CONTENTS_FILE
+    if not manifest.contents_sha256 or not path.exists():
+        return None
+    blob = path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != manifest.contents_sha256:
+        return None
+    return {int(i): str(h) for i, h in json.loads(blob).items()}
 
 
 def read_manifest(directory: Path) -> Manifest:

@@ -116,6 +116,10 @@ class MatchOut(BaseModel):
         description=f"strong: score >= {STRONG}; good: >= {GOOD}; weak: below."
     )
     rank: int
+    also: list[str] = Field(
+        description="Other stored records of the same organisation (entity resolution), "
+        "merged into this candidate: their documents count as its evidence."
+    )
     reasons: ReasonsOut | None
 
     @classmethod
@@ -131,6 +135,7 @@ class MatchOut(BaseModel):
             score=match.score,
             strength=match.strength,
             rank=match.rank,
+            also=list(match.also),
             reasons=_reasons(match.reasons) if match.reasons is not None else None,
         )
 

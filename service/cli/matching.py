@@ -112,7 +112,8 @@ def _print_matches(ranking: Ranking, as_json: bool, query: str, direction: str) 
 
 def _label(m: Match) -> str:
     if m.kind is not None:
-        return f"{m.kind.value.replace('_', ' ')}, {m.country}"
+        also = f"; one organisation with {', '.join(m.also)}" if m.also else ""
+        return f"{m.kind.value.replace('_', ' ')}, {m.country}{also}"
     return m.funder or (m.modality.value if m.modality else m.entity.value)
 
 
@@ -209,8 +210,15 @@ def build(sentences: bool) -> None:
         encoder = make_encoder(settings, store)
         reports = build_indexes(store, encoder, settings.models_dir, _Bar(), sentences)
     for r in reports:
+        if r.rebuilt:
+            how = "index built"
+        elif r.indexed or r.removed:
+            how = f"index updated: {r.indexed} added or changed, {r.removed} taken out"
+        else:
+            how = "index up to date"
         click.echo(
-            f"{r.kind}s: {r.documents} documents, {r.embedded} texts embedded, {r.seconds:.1f} s"
+            f"{r.kind}s: {r.documents} documents, {r.embedded} texts embedded, {how}, "
+            f"{r.seconds:.1f} s"
         )
     click.echo(f"Indexes written to {settings.models_dir}. Next: `matcher serve`.")
 

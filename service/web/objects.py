@@ -215,6 +215,7 @@ def organisation_page(request: Request, organisation_id: Id, view: PageView) -> 
         "organisation.html",
         view.principal,
         organisation=organisation,
+        same=view.same_organisation(organisation_id),
         ranking=ranking,
         unranked=unranked,
     )
