@@ -9,6 +9,7 @@ from .collection import Collections, Loaded, Query
 from .eligibility import Outcome, Rule, Verdict, assess
 from .explain import Explainer
 from .features import FEATURES
+from .learning import MIN_JUDGEMENTS, MIN_PROJECTS, Learned, learn_from_feedback
 from .lexical import LexicalIndex
 from .reasons import DeadlineInfo, Reasons, SentencePair
 from .scorer import DEFAULT_SCORER, LinearScorer, load_scorer, save_scorer
@@ -21,6 +22,7 @@ from .terms import (
     is_informative,
     is_number,
 )
+from .versions import RankerVersion, install_ranker, ranker_history, roll_back_ranker
 
 if _typing.TYPE_CHECKING:
     from .ranker import Ranker
@@ -41,6 +43,8 @@ __all__ = [
     "FEATURES",
     "FIELD_WORDS",
     "GOOD",
+    "MIN_JUDGEMENTS",
+    "MIN_PROJECTS",
     "STOP_WORDS",
     "STRONG",
     "UNITS",
@@ -50,12 +54,14 @@ __all__ = [
     "Collections",
     "DeadlineInfo",
     "Explainer",
+    "Learned",
     "LexicalIndex",
     "LinearScorer",
     "Loaded",
     "Outcome",
     "Query",
     "Ranker",
+    "RankerVersion",
     "Reasons",
     "Rule",
     "SentencePair",
@@ -64,9 +70,13 @@ __all__ = [
     "Verdict",
     "assess",
     "deadline_info",
+    "install_ranker",
     "is_informative",
     "is_number",
+    "learn_from_feedback",
     "load_scorer",
+    "ranker_history",
+    "roll_back_ranker",
     "save_scorer",
     "strength_of",
     "timing_of",

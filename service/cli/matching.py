@@ -39,6 +39,7 @@ from matcher import (
 from ..wiring import make_encoder, open_recommender, open_store
 from . import admin as cli_admin
 from . import digest as cli_digest
+from . import ranker as cli_ranker
 from . import sources as cli_sources
 from .console import _friendly, _settings
 
@@ -414,4 +415,5 @@ def serve(host: str | None, port: int | None, load_dir: Path | None) -> None:
 
 cli_admin.register(main)
 cli_digest.register(main)
+cli_ranker.register(main)
 cli_sources.register(main)
