@@ -34,6 +34,7 @@ from .domain import (
     Stage,
 )
 from .errors import InvalidQuery, NotFound
+from .facts import stage_phases
 from .matches import ALL_STATUSES, NO_PROFILE, Profile, Ranking, Target, match_of
 from .ranking.calibration import (
     GOOD,
@@ -46,12 +47,14 @@ from .ranking.calibration import (
 from .ranking.calls import PROPOSABLE, CallBook, call_notice, may_apply
 from .ranking.candidates import AllowedMasks, both, kind_mask
 from .ranking.clusters import collapse
-from .ranking.collection import Collections, Loaded, Query
+from .ranking.collection import Collections, Loaded, Query, with_facts
+from .ranking.crosslingual import CrossLingual
 from .ranking.eligibility import Outcome, assess
 from .ranking.explain import Explainer
 from .ranking.facets import text_facets
 from .ranking.features import FEATURES
 from .ranking.lexical import tokens
+from .ranking.registry import query_side
 from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer
 from .store import Store, StoredDocument
 from .vectors.embedding import DocumentEncoder, Matrix
@@ -85,10 +88,13 @@ class Recommender:
         calibrations: Sequence[Calibration] = (),
         hub_country: str,
         today: Callable[[], dt.date],
+        multilingual: CrossLingual | None = None,
     ) -> None:
         self.store = store
         self.encoder = encoder
         self.collections = collections
+        self.multilingual = multilingual
+        """Matches texts not in English across languages (MATCHER_MULTILINGUAL); None: off."""
         self.scorers = dict(scorers or {})
         self.calibrations = list(calibrations)
         self.hub_country = hub_country
@@ -106,6 +112,7 @@ class Recommender:
         hub_country: str = "SE",
         today: Callable[[], dt.date] = dt.date.today,
         lazy: bool = False,
+        multilingual: CrossLingual | None = None,
     ) -> Recommender:
         """Load the saved indexes and, where trained, the rankers and their calibrations; raises
         IndexNotBuilt or StaleIndex. `scorers` overrides the saved rankers. With `lazy`, each
@@ -116,7 +123,8 @@ class Recommender:
             documents = store.documents(kind)
             index, manifest = _load_index(store, models_dir, kind, encoder.embedder.name, documents)
             clusters = store.org_clusters() if kind is EntityKind.ORGANISATION else {}
-            one = collapse(store.entities(kind), documents, clusters)
+            stored = store.entities(kind)
+            one = collapse(stored, with_facts(stored, documents), clusters)
             parts[kind] = (one.entities, one.documents, index, manifest, one.members)
         collections = Collections(parts)
         if not lazy:
@@ -131,7 +139,7 @@ class Recommender:
         log.info("recommender ready: %s", {k.value: collections.count(k) for k in collections})
         return cls(
             store, encoder, collections, scorers=scorers, calibrations=calibrations,
-            hub_country=hub_country, today=today,
+            hub_country=hub_country, today=today, multilingual=multilingual,
         )  # fmt: skip
 
     @staticmethod
@@ -302,7 +310,9 @@ class Recommender:
         if not text.strip():
             raise InvalidQuery("The text to search for is empty. Paste an abstract or a few lines.")
         facets = text_facets(text, profile.modality, profile.stage, profile.needs)
-        query = Query(text, self.encoder.encode([text], persist=False), facets, [])
+        phases = stage_phases(profile.stage) if profile.stage else ()
+        side = query_side(None, text, phases, self.today())
+        query = Query(text, self.encoder.encode([text], persist=False), facets, [], side=side)
         if explain:
             query.passages = self.encoder.sentences(text)
         if to is Target.PARTNERS:
@@ -316,21 +326,34 @@ class Recommender:
             mask = None
         mask = both(mask, self._allowed.mask(target, allowed))
         features = target.features(query)
+        language = self.multilingual.language(text) if self.multilingual else None
+        if self.multilingual is not None and language is not None:
+            features = self.multilingual.features(target, text, features)
+            unreadable = self.unmatchable(text, target, features, words=False)
+            ranking = self._top(
+                query, target, features, k, mask, explain,
+                stage=profile.stage, unreadable=unreadable,
+            )  # fmt: skip
+            notice = unreadable or self.multilingual.notice(language)
+            return replace(ranking, notice=notice)
         return self._top(
             query, target, features, k, mask, explain,
             stage=profile.stage, unreadable=self.unmatchable(text, target, features),
         )  # fmt: skip
 
-    def unmatchable(self, text: str, target: Loaded, features: Matrix) -> str:
+    def unmatchable(
+        self, text: str, target: Loaded, features: Matrix, *, words: bool = True
+    ) -> str:
         """Empty when the text can be matched against the collection; otherwise why not: too
         few words the collection also uses (too short, gibberish, or a language the model does
-        not read), or no candidate about its topic at all."""
-        words = [t for t in tokens(text) if t.isalpha()]
+        not read), or no candidate about its topic at all. Without `words` (a text matched
+        across languages, whose words the collection cannot share), only the topic counts."""
+        tokens_ = [t for t in tokens(text) if t.isalpha()] if words else []
         vocabulary = target.lexical.vocab_ if target.lexical is not None else {}
-        known = sum(1 for w in words if w in vocabulary)
-        if known < MIN_KNOWN_WORDS or known < MIN_KNOWN_SHARE * len(words):
+        known = sum(1 for w in tokens_ if w in vocabulary)
+        if words and (known < MIN_KNOWN_WORDS or known < MIN_KNOWN_SHARE * len(tokens_)):
             return (
-                f"Nothing fits this text: only {known} of its {len(words)} words occur in the "
+                f"Nothing fits this text: only {known} of its {len(tokens_)} words occur in the "
                 f"hub's {target.kind.value}s. It may be too short, not a research text, or in a "
                 "language the model does not read (it reads English); every match below is weak."
             )
@@ -383,6 +406,7 @@ class Recommender:
             facets=collection.facets[position],
             passages=[],
             entity=collection.entities[position],
+            side=collection.side_of(position),
         )
 
     def _top(

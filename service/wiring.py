@@ -7,12 +7,17 @@ import gc
 from matcher import (
     DocumentEncoder,
     Embedder,
+    EntityKind,
     Gate,
     Recommender,
     SentenceTransformerEmbedder,
     Settings,
     Store,
 )
+
+# Not re-exported from `matcher` yet: its __init__ is being reworked in another change.
+from matcher.ranking.crosslingual import CrossLingual
+from matcher.vectors.multilingual import multilingual_embedders
 
 
 def open_store(settings: Settings) -> Store:
@@ -30,6 +35,25 @@ def make_encoder(
     return DocumentEncoder(embedder, store)
 
 
+def make_multilingual(settings: Settings, store: Store) -> CrossLingual | None:
+    """The cross-language matcher when MATCHER_MULTILINGUAL names a model; None when it is off.
+    Loads nothing yet (the model loads on the first text not in English)."""
+    if not settings.multilingual:
+        return None
+    queries, passages = multilingual_embedders(settings.multilingual)
+    return CrossLingual(DocumentEncoder(queries), DocumentEncoder(passages, store))
+
+
+def warm_multilingual(settings: Settings, store: Store) -> tuple[str, int] | None:
+    """Embed every stored document with the multilingual model where not cached yet (for
+    `matcher build`): the model's name and how many chunks were embedded; None when off."""
+    multilingual = make_multilingual(settings, store)
+    if multilingual is None:
+        return None
+    texts = [d.text for kind in EntityKind for d in store.documents(kind)]
+    return multilingual.name, multilingual.warm(texts)
+
+
 def open_recommender(
     settings: Settings, store: Store, embedder: Embedder | None = None, *, lazy: bool = False
 ) -> Recommender:
@@ -42,6 +66,7 @@ def open_recommender(
         hub_country=settings.hub_country,
         today=settings.current_date,
         lazy=lazy,
+        multilingual=make_multilingual(settings, store),
     )
 
 

