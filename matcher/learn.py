@@ -58,8 +58,8 @@ def feedback_rows(
     npt.NDArray[np.float32], npt.NDArray[np.float64], list[str], npt.NDArray[np.float64], int
 ]:
     """The feature rows of every judged pair of a project with a candidate of this target, with
-    each pair's grade (share of positive verdicts), project and count of judgements, and how many
-    judged pairs could not be placed."""
+    each pair's grade (share of positive verdicts), project and count of judgements, then the
+    project's unjudged candidates (count 0); and how many judged pairs could not be placed."""
     kind = EntityKind.ORGANISATION if target is Target.PARTNERS else EntityKind.CALL
     by_project: dict[str, list[tuple[str, float, int]]] = {}
     skipped = 0
@@ -87,6 +87,12 @@ def feedback_rows(
             grades.append(grade)
             groups.append(project)
             counts.append(total)
+        # The project's unjudged candidates, as background (see ranking/learning.py).
+        unjudged = sorted(set(range(len(ids))) - {position.get(c, -1) for c, _, _ in judged})
+        rows.extend(features[unjudged])
+        grades.extend([0.0] * len(unjudged))
+        groups.extend([project] * len(unjudged))
+        counts.extend([0] * len(unjudged))
     X = np.stack(rows) if rows else np.zeros((0, len(FEATURES)), dtype=np.float32)
     return (
         X,

@@ -238,3 +238,25 @@ def test_ranker_learn_below_the_floor_changes_nothing(world, settings, monkeypat
     assert not ranker_path(settings.models_dir, EntityKind.ORGANISATION).exists()
     calls = matcher("ranker", "learn", "--kind", "calls")
     assert "0 judgements" in calls.output
+
+
+def test_unjudged_candidates_are_background_not_judgements():
+    X, y, groups = misranked(projects=3, per_project=8)
+    rng = np.random.default_rng(2)
+    background = rng.random((60, len(FEATURES)))
+    rows = np.vstack([X, background])
+    grades = np.r_[y, np.ones(60)]  # an unjudged candidate's grade is ignored
+    projects = np.r_[groups, np.repeat(["P-0", "P-1", "P-2"], 20)]
+    counts = np.r_[np.ones(len(X)), np.zeros(60)]
+    held = learn_from_feedback(BASE, rows, grades, projects, counts)
+    assert not held.changed and held.judgements == 24 and held.projects == 3
+
+    X, y, groups = misranked()
+    background = np.random.default_rng(3).random((12 * 30, len(FEATURES)))
+    rows = np.vstack([X, background])
+    projects = np.r_[groups, np.repeat(np.unique(groups), 30)]
+    counts = np.r_[np.ones(len(X)), np.zeros(len(background))]
+    learned = learn_from_feedback(BASE, rows, np.r_[y, np.zeros(len(background))], projects, counts)
+    assert learned.changed and learned.judgements == len(X)
+    assert learned.scorer.manifest["feedback"]["background"] == len(background)
+    assert learned.scorer.weights["tfidf"] > BASE.weights["tfidf"]

@@ -16,6 +16,13 @@ as that many projects' worth of evidence for the base: with few judgements the w
 move. Below MIN_JUDGEMENTS, or with fewer than MIN_PROJECTS projects holding both a positive and a
 negative judgement, the base is returned unchanged with the reason.
 
+Users judge what they were shown, mostly the base's strongest candidates, but they also mark
+right partners the list did not show. Compared only with the shown wrong ones, such a right
+partner says "weak features win", and learning turned the ranking upside down in simulation
+(docs/quality.md). So each project's unjudged candidates are background: the judged right
+matches should also rank above them, at BACKGROUND of the project's weight, which anchors what
+the base already gets right (nearly all unjudged candidates are wrong matches).
+
 Labels: relevant and already known are positive, not relevant is negative. Already known still
 says the ranking put a right partner up (the user knew it); it dismisses the pair from that
 user's suggestions, which is a separate matter (matcher/workflow.py). Where several users judged
@@ -45,6 +52,8 @@ MIN_PROJECTS = 3
 which of two candidates should rank higher, and one project's taste is not the hub's."""
 PULL = 20.0
 """How strongly the weights are held at the base, in projects' worth of evidence."""
+BACKGROUND = 0.5
+"""The weight of a project's right-above-unjudged pairs, against 1 for its judged pairs."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,8 @@ def learn_from_feedback(
     """Weights for `base` updated from judged pairs: X holds their feature rows (one per pair,
     over FEATURES), `grades` 1 for relevant and 0 for not (or the share of positive verdicts),
     `groups` the project of each pair, `judgements` how many verdicts each pair had (1 each by
-    default). Features the base weighs exactly 0 stay 0 (they were left out of learning on
+    default; 0 marks an unjudged candidate of the project, the background, whose grade is
+    ignored). Features the base weighs exactly 0 stay 0 (they were left out of learning on
     purpose); features it does not name start at 0 and may move."""
     rows = np.asarray(X, dtype=np.float64).reshape(-1, len(FEATURES))
     y = np.asarray(grades, dtype=np.float64)
@@ -99,9 +109,11 @@ def learn_from_feedback(
     counts = np.ones(len(y)) if judgements is None else np.asarray(judgements, dtype=np.float64)
     if not (len(rows) == len(y) == len(g) == len(counts)):
         raise ValueError("X, grades, groups and judgements need one entry per pair")
+    judged = counts > 0
+    y = np.where(judged, y, 0.0)
     total = round(float(counts.sum()))
-    projects = len(set(g.tolist()))
-    contrasted = sum(1 for p in set(g.tolist()) if np.ptp(y[g == p]) > 0)
+    projects = len(set(g[judged].tolist()))
+    contrasted = sum(1 for p in set(g[judged].tolist()) if np.ptp(y[judged & (g == p)]) > 0)
 
     def unchanged(reason: str) -> Learned:
         return Learned(base, False, reason, total, projects, contrasted)
@@ -127,7 +139,8 @@ def learn_from_feedback(
         },
         "feedback": {
             "judgements": total,
-            "pairs": len(y),
+            "pairs": int(judged.sum()),
+            "background": int((~judged).sum()),
             "projects": projects,
             "contrasted_projects": contrasted,
             "pull": pull,
@@ -149,11 +162,7 @@ def _fit(
 ) -> tuple[dict[str, float], float]:
     from scipy.optimize import minimize, minimize_scalar
 
-    from .ranker import pairwise_differences
-
-    # A group's pairs weigh its pairs' mean count of judgements in total: each project counts
-    # about once, more when several users judged its pairs.
-    D, w = pairwise_differences(X, y, groups, counts)
+    D, w = pairs(X, y, groups, counts)
     w0 = np.array([float(base.weights.get(f, 0.0)) for f in FEATURES])
     free = np.array([not (f in base.weights and base.weights[f] == 0.0) for f in FEATURES])
     sd = np.sqrt((w[:, None] * D**2).sum(axis=0) / w.sum())
@@ -184,6 +193,43 @@ def _fit(
     learned = w0.copy()
     learned[free] += result.x
     return {f: float(v) for f, v in zip(FEATURES, learned, strict=True)}, t
+
+
+def pairs(
+    X: npt.NDArray[np.float64],
+    grades: npt.NDArray[np.float64],
+    groups: npt.NDArray[Any],
+    counts: npt.NDArray[np.float64],
+    background: float = BACKGROUND,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Within each project, the feature differences (higher grade minus lower) of every two
+    judged pairs with different grades, weighted by the grade gap and both pairs' judgements,
+    and of every positive judged pair with every unjudged one (counts 0). In each project the
+    judged part weighs the mean judgements of its judged pairs, the background part `background`
+    times that."""
+    diffs: list[npt.NDArray[np.float64]] = []
+    weights: list[npt.NDArray[np.float64]] = []
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        judged, unjudged = rows[counts[rows] > 0], rows[counts[rows] == 0]
+        if not len(judged):
+            continue
+        size = float(counts[judged].mean())
+        g, c = grades[judged], counts[judged]
+        high, low = np.nonzero(g[:, None] > g[None, :])
+        parts = []
+        if len(high):
+            parts.append((judged[high], judged[low], (g[high] - g[low]) * c[high] * c[low], 1.0))
+        positive = judged[g > 0]
+        if len(positive) and len(unjudged) and background > 0:
+            a, b = np.repeat(positive, len(unjudged)), np.tile(unjudged, len(positive))
+            parts.append((a, b, grades[a] * counts[a], background))
+        for a, b, w, part in parts:
+            diffs.append(X[a] - X[b])
+            weights.append(w / w.sum() * part * size)
+    if not diffs:
+        return np.zeros((0, X.shape[1])), np.zeros(0)
+    return np.concatenate(diffs), np.concatenate(weights)
 
 
 def _sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
