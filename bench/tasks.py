@@ -20,6 +20,7 @@ from matcher import (
     parse_organisation,
     parse_project,
 )
+from matcher import facts as registry
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench" / "dev"
 SLICE_FLAGS = ("cgt", "health_cluster")
@@ -153,8 +154,21 @@ def to_project(query: dict[str, Any]) -> Project:
             "owner": "benchmark",
             "visibility": "internal",
             "updated_at": UPDATED,
+            "facts": _facts(meta),
         }
     )
+
+
+def _facts(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """A trial's registry fields (the query's meta, or one line's `profile_doc_meta`) as the
+    product's facts, normalised from the registry's spellings."""
+    found = registry.facts(
+        phase=meta.get("phase"),
+        start=meta.get("start_date") or meta.get("first_posted"),
+        conditions=meta.get("conditions"),
+        interventions=meta.get("interventions"),
+    )
+    return registry.to_record(found) if found else None
 
 
 def to_organisation(candidate: dict[str, Any]) -> Organisation:
@@ -163,6 +177,10 @@ def to_organisation(candidate: dict[str, Any]) -> Organisation:
     doc_ids = (candidate.get("meta") or {}).get("profile_doc_ids") or []
     if len(doc_ids) != len(lines):
         doc_ids = [f"{candidate['id']}#{i}" for i in range(len(lines))]
+    # Each line's registry facts travel with it (the leave-one-out mask drops both).
+    doc_meta = (candidate.get("meta") or {}).get("profile_doc_meta") or []
+    if len(doc_meta) != len(lines):
+        doc_meta = [{}] * len(lines)
     country = (candidate.get("country") or "").upper()
     return parse_organisation(
         {
@@ -171,7 +189,8 @@ def to_organisation(candidate: dict[str, Any]) -> Organisation:
             "kind": _KINDS.get(candidate.get("type") or "", "other"),
             "country": country if len(country) == 2 else "ZZ",
             "documents": [
-                {"title": str(d), "text": line} for d, line in zip(doc_ids, lines, strict=True)
+                {"title": str(d), "text": line, "facts": _facts(m or {})}
+                for d, line, m in zip(doc_ids, lines, doc_meta, strict=True)
             ],
         }
     )

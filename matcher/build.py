@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from .domain import EntityKind
-from .errors import MatcherError
+from .errors import IndexNotBuilt, MatcherError
 from .store import Store, StoredDocument
 from .text import content_hash
 from .vectors.embedding import DocumentEncoder
@@ -127,6 +127,8 @@ def _saved(
             database_id=store.database_id,
             database=store.location,
         )
+    except IndexNotBuilt:
+        return None
     except MatcherError as error:
         log.info("building the %s index afresh: %s", kind.value, error)
         return None

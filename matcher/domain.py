@@ -81,11 +81,37 @@ class EntityKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Facts:
+    """What a registry says about a document besides its text (a trial on ClinicalTrials.gov, a
+    project in CORDIS), normalised by `matcher.facts` from the formats real exports use."""
+
+    phases: tuple[int, ...] = ()
+    """Trial phases, 0 for early phase 1, then 1 to 4; empty where none applies ('NA')."""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    conditions: tuple[str, ...] = ()
+    interventions: tuple[str, ...] = ()
+    """Products, drugs, devices or procedures as the registry names them."""
+    role: str = ""
+    """The organisation's part: lead, collaborator, coordinator, participant or site."""
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.phases or self.start or self.end or self.conditions or self.interventions
+            or self.role
+        )  # fmt: skip
+
+
+LEADING_ROLES = frozenset({"lead", "coordinator"})
+
+
+@dataclass(frozen=True)
 class Document:
     """One profile document of an organisation: capabilities, pipeline, past projects."""
 
     title: str
     text: str
+    facts: Facts | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,9 @@ class Project:
     updated_at: dt.datetime
     needs: tuple[Need, ...] = ()
     team: tuple[str, ...] = ()
+    facts: Facts | None = None
+    """Where the project is registered (a trial of its own): its phase, dates, conditions and
+    interventions."""
 
     @property
     def name(self) -> str:
@@ -108,7 +137,7 @@ class Project:
 
     def documents(self) -> tuple[Document, ...]:
         """The texts that are embedded and indexed for this entity."""
-        return (Document("abstract", _joined(self.title, self.abstract)),)
+        return (Document("abstract", _joined(self.title, self.abstract), self.facts),)
 
 
 UNKNOWN_COUNTRY = "ZZ"

@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from . import facts as registry
 from .domain import (
     Budget,
     CallStatus,
     Deadline,
     Document,
     Eligibility,
+    Facts,
     FundingCall,
     Modality,
     Need,
@@ -172,6 +174,7 @@ def parse_project(record: Any) -> Project:
             "team",
             "visibility",
             "updated_at",
+            "facts",
         },
     )
     return Project(
@@ -186,13 +189,30 @@ def parse_project(record: Any) -> Project:
         team=f.texts("team"),
         visibility=f.enum("visibility", Visibility),
         updated_at=_datetime(f.text("updated_at"), "updated_at"),
+        facts=_facts(f.record.get("facts"), "facts"),
     )
 
 
 def _document(item: Any, name: str) -> Document:
-    return _nested(  # type: ignore[no-any-return]
-        name, lambda f: Document(f.text("title"), f.text("text")), {"title", "text"}, item
-    )
+    def parse(f: _Fields) -> Document:
+        return Document(f.text("title"), f.text("text"), _facts(f.record.get("facts"), "facts"))
+
+    return _nested(name, parse, {"title", "text", "facts"}, item)  # type: ignore[no-any-return]
+
+
+def _facts(item: Any, name: str) -> Facts | None:
+    try:
+        return registry.from_record(item)
+    except InvalidRecord as error:
+        inner = f".{error.field}" if error.field else ""
+        raise InvalidRecord(error.reason, field=f"{name}{inner}") from None
+
+
+def _document_record(d: Document) -> dict[str, Any]:
+    record: dict[str, Any] = {"title": d.title, "text": d.text}
+    if d.facts:
+        record["facts"] = registry.to_record(d.facts)
+    return record
 
 
 def parse_organisation(record: Any) -> Organisation:
@@ -344,6 +364,7 @@ def to_record(entity: Project | Organisation | FundingCall) -> dict[str, Any]:
             "team": list(entity.team),
             "visibility": entity.visibility.value,
             "updated_at": entity.updated_at.isoformat(),
+            **({"facts": registry.to_record(entity.facts)} if entity.facts else {}),
         }
     if isinstance(entity, Organisation):
         return {
@@ -355,7 +376,7 @@ def to_record(entity: Project | Organisation | FundingCall) -> dict[str, Any]:
             "capabilities": list(entity.capabilities),
             "modalities": [m.value for m in entity.modalities],
             "indications": list(entity.indications),
-            "documents": [{"title": d.title, "text": d.text} for d in entity.profile],
+            "documents": [_document_record(d) for d in entity.profile],
         }
     e = entity.eligibility
     return {

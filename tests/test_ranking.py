@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -83,7 +85,7 @@ def test_parts_add_up_to_the_score():
     scorer = Ranker().fit(X, y).to_scorer()
     parts = scorer.parts(X[0])
     assert sum(parts.values()) == pytest.approx(float(scorer.score(X[:1])[0]), abs=1e-4)
-    assert set(parts) <= {"dense", "lexical", "facets", "profile", "programme", "bias"}
+    assert set(parts) <= {"dense", "lexical", "facets", "profile", "programme", "registry", "bias"}
     assert set(DEFAULT_SCORER.parts(X[0])) == {"dense", "lexical", "facets"}
 
 
@@ -94,7 +96,14 @@ def test_saved_scorers_are_checked(tmp_path):
     assert loaded.weights == {"dense_max": 2.0} and loaded.bias == -1.0
     assert load_scorer(tmp_path / "r.json", "model-b") is None  # trained for another model
     assert load_scorer(tmp_path / "missing.json", "model-a") is None
-    text = (tmp_path / "r.json").read_text().replace('"dense_max",', '"old_feature",', 1)
-    (tmp_path / "r.json").write_text(text)
-    with pytest.raises(StaleIndex, match="Retrain"):
+    # A ranker saved before a feature existed still loads: it weighs the new feature 0.
+    payload = json.loads((tmp_path / "r.json").read_text())
+    payload["features"] = ["dense_max"]
+    (tmp_path / "r.json").write_text(json.dumps(payload))
+    older = load_scorer(tmp_path / "r.json", "model-a")
+    assert older is not None and older.vector()[FEATURES.index("lexical")] == 0.0
+    # One that weighs a feature this release does not compute is refused, naming it.
+    payload["weights"]["old_feature"] = 0.5
+    (tmp_path / "r.json").write_text(json.dumps(payload))
+    with pytest.raises(StaleIndex, match=r"old_feature.*Retrain"):
         load_scorer(tmp_path / "r.json", "model-a")

@@ -57,8 +57,9 @@ def strength_of(score: float) -> Strength:
 
 def fingerprint(weights: Mapping[str, float], bias: float) -> str:
     """Identifies a linear scorer by its weights, so a calibration is used only with the scorer
-    it was fitted for."""
-    payload = json.dumps([[f, round(float(weights.get(f, 0.0)), 4)] for f in FEATURES])
+    it was fitted for; features it does not weigh do not count, so adding a feature keeps it."""
+    weighed = [(f, round(float(weights.get(f, 0.0)), 4)) for f in FEATURES]
+    payload = json.dumps([[f, w] for f, w in weighed if w])  # a feature added later weighs 0
     return hashlib.sha256(f"{payload}|{round(bias, 4)}".encode()).hexdigest()[:16]
 
 

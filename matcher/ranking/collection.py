@@ -6,22 +6,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from ..domain import Entity, EntityKind, FundingCall, Organisation, Project
-from ..errors import IndexNotBuilt
+from ..facts import stage_phases
 from ..store import StoredDocument
 from ..vectors.embedding import Matrix, normalise
 from ..vectors.index import Manifest, VectorIndex
 from .facets import Facet, facet_source
-from .features import FEATURES, MAX_FACETS
+from .features import MAX_FACETS, forward_rows, reverse_rows
 from .lexical import DocumentTfidfIndex, LexicalIndex, PhraseIndex, TfidfIndex
+from .pairs import Forward, Reverse
+from .registry import QuerySide, RegistryIndex, query_side
 
 Vector = npt.NDArray[np.float32]
+
+
+def with_facts(
+    entities: Sequence[Entity], documents: Sequence[StoredDocument]
+) -> list[StoredDocument]:
+    """The documents with their registry facts, from their entities' records (the store
+    gives documents in position order within each entity)."""
+    facts = {e.id: [d.facts for d in e.documents()] for e in entities}
+    seen: dict[str, int] = {}
+    out = []
+    for d in documents:
+        i = seen[d.entity_id] = seen.get(d.entity_id, -1) + 1
+        own = facts.get(d.entity_id, [])
+        out.append(replace(d, facts=own[i]) if i < len(own) and own[i] else d)
+    return out
 
 
 def search_text(entity: Entity) -> str:
@@ -92,7 +110,7 @@ class Loaded:
         np.add.at(sums, self.doc_owner, self.doc_vectors)
         self.doc_sums = sums
         self.sum_norms = np.linalg.norm(sums, axis=1)
-        self.centroids = normalise(sums) if len(sums) else sums
+        self.centroids: Matrix = normalise(sums) if len(sums) else sums
         self.texts = [search_text(e) for e in self.entities]
         self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
         self.lexical = LexicalIndex().fit(self.texts) if self.entities else None
@@ -108,8 +126,10 @@ class Loaded:
             else None
         )
         self.phrases = PhraseIndex().fit(self.doc_texts)
+        self.doc_facts = [documents[i].facts for i in order]
+        self.registry = RegistryIndex(self.doc_facts)
         self.facet_sources = [facet_source(e) for e in self.entities]
-        self.facets = [
+        self.facets: list[set[Facet]] = [
             source.from_documents([self.doc_texts[i] for i in self.entity_docs(position)])
             for position, source in enumerate(self.facet_sources)
         ]
@@ -132,6 +152,20 @@ class Loaded:
     def __len__(self) -> int:
         return len(self.entities)
 
+    def side_of(self, position: int) -> QuerySide:
+        """What an entity brings as the project side of a pair: its registry facts (a
+        project's own trial), else its text, stage and date."""
+        entity = self.entities[position]
+        if isinstance(entity, Project):
+            when = entity.updated_at.date()
+            return query_side(entity.facts, self.texts[position], stage_phases(entity.stage), when)
+        return query_side(None, self.texts[position], (), None)
+
+    @cached_property
+    def sides(self) -> list[QuerySide]:
+        """Every entity's project side (for the reverse direction)."""
+        return [self.side_of(p) for p in range(len(self.entities))]
+
     def entity_docs(self, position: int) -> npt.NDArray[np.int64]:
         return np.array(self.docs_of[position], dtype=np.int64)
 
@@ -147,7 +181,7 @@ class Loaded:
         counts = np.asarray(self.facet_matrix @ wanted, dtype=np.float32).ravel()
         return np.minimum(counts, MAX_FACETS)
 
-    def _top_mean(self, doc_scores: Vector, k: int) -> Vector:
+    def top_mean(self, doc_scores: Vector, k: int) -> Vector:
         """Per entity, the mean of its k best finite document scores (-1 if none)."""
         n = len(self.entities)
         if self.layout.shape[1] > 64:
@@ -167,7 +201,7 @@ class Loaded:
         totals = np.where(finite, padded, 0.0).sum(axis=1)
         return np.where(counts > 0, totals / np.maximum(counts, 1), -1.0).astype(np.float32)
 
-    def _group_mean(self, values: Vector) -> Vector:
+    def group_mean(self, values: Vector) -> Vector:
         """Per entity, the mean of `values` over the entities of its programme (0 if none)."""
         if not self.grouped.any():
             return np.zeros(len(self.entities), dtype=np.float32)
@@ -178,142 +212,12 @@ class Loaded:
     def features(self, query: Query, exclude: Collection[int] = ()) -> Matrix:
         """Features of the query against every entity; documents in `exclude` (store ids) are
         left out, as if the other side's profile did not hold them."""
-        n = len(self.entities)
-        out = np.zeros((n, len(FEATURES)), dtype=np.float32)
-        if not n:
-            return out
-        # Every document is scored, so this is the exact product with the vectors that the
-        # FAISS index holds (loaded once); a k-nearest search over all of them would only add a
-        # sort of the whole collection.
-        doc_scores = np.full(len(self.doc_rowids), -1.0, dtype=np.float32)
-        to_mean = np.zeros(len(self.doc_rowids), dtype=np.float32)
-        if len(self.doc_vectors) and len(query.vectors):
-            by_passage = self.doc_vectors @ query.vectors.T
-            doc_scores = by_passage.max(axis=1).astype(np.float32)
-            # Each document's dot product with the query's normalised mean vector, from the
-            # same product (a second pass over the vectors costs as much as the first).
-            mean_norm = float(np.linalg.norm(query.vectors.mean(axis=0)))
-            to_mean = by_passage.mean(axis=1) / max(mean_norm, 1e-12)
-        dropped = (
-            np.isin(self.doc_rowids, np.fromiter(exclude, dtype=np.int64)) if exclude else None
-        )
-        if dropped is not None:
-            doc_scores[dropped] = -np.inf
-        dense_max = np.full(n, -1.0, dtype=np.float32)
-        np.maximum.at(dense_max, self.doc_owner, doc_scores)
-        dense_max[~np.isfinite(dense_max)] = -1.0
-        out[:, _F["dense_max"]] = dense_max
-        out[:, _F["dense_top3"]] = self._top_mean(doc_scores, 3)
-        # The centroid's cosine: the summed documents' dot products over the sum's norm.
-        sums = np.bincount(self.doc_owner, weights=to_mean, minlength=n)
-        out[:, _F["dense_mean"]] = sums / np.maximum(self.sum_norms, 1e-12)
-        if dropped is not None and dropped.any():
-            for position in np.unique(self.doc_owner[dropped]):
-                kept = [i for i in self.docs_of[position] if not dropped[i]]
-                norm = float(np.linalg.norm(self.doc_vectors[kept].sum(axis=0)))
-                out[position, _F["dense_mean"]] = to_mean[kept].sum() / max(norm, 1e-12)
-        if not (self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf):
-            raise IndexNotBuilt(f"The {self.kind.value} collection has no lexical indexes.")
-        lexical = self.lexical.scores(query.text)
-        doc_lexical = self.doc_lexical.scores(query.text)
-        tfidf = self.tfidf.scores(query.text)
-        gone_docs = np.flatnonzero(dropped).tolist() if dropped is not None else []
-        tfidf_phrases = self.doc_tfidf.scores(query.text, exclude=gone_docs)
-        doc_phrase = self.phrases.scores(query.text)
-        if dropped is not None and dropped.any():
-            doc_lexical[dropped] = 0.0
-            doc_phrase[dropped] = 0.0
-            for position in np.unique(self.doc_owner[dropped]):
-                gone = [int(i) for i in np.flatnonzero(dropped) if self.doc_owner[i] == position]
-                texts = [self.doc_texts[i] for i in gone]
-                lexical[position] = self.lexical.score_without(query.text, int(position), texts)
-                tfidf[position] = self.tfidf.score_without(query.text, int(position), gone)
-        phrase = np.zeros(n, dtype=np.float32)
-        np.maximum.at(phrase, self.doc_owner, doc_phrase)
-        lexical_max = np.zeros(n, dtype=np.float32)
-        np.maximum.at(lexical_max, self.doc_owner, doc_lexical)
-        rare = self.doc_lexical.rarest_shared(query.text)
-        if dropped is not None:
-            rare[dropped] = 0.0
-        rare_term = np.zeros(n, dtype=np.float32)
-        np.maximum.at(rare_term, self.doc_owner, rare)
-        out[:, _F["rare_term"]] = rare_term
-        out[:, _F["lexical"]] = lexical
-        out[:, _F["lexical_max"]] = lexical_max
-        out[:, _F["tfidf"]] = tfidf
-        out[:, _F["tfidf_phrases"]] = tfidf_phrases
-        out[:, _F["phrase"]] = phrase
-        out[:, _F["facets"]] = self.shared_facet_counts(query.facets)
-        if dropped is not None and dropped.any():
-            for position in np.unique(self.doc_owner[dropped]):
-                kept = [
-                    self.doc_texts[i] for i in self.entity_docs(int(position)) if not dropped[i]
-                ]
-                remaining = self.facet_sources[position].from_documents(kept)
-                out[position, _F["facets"]] = min(MAX_FACETS, len(remaining & query.facets))
-        # The size of the whole track record, left-out documents included: counting them out
-        # would tell which candidates held the query's own record.
-        out[:, _F["log_documents"]] = self.log_documents
-        out[:, _F["group_dense"]] = self._group_mean(dense_max)
-        out[:, _F["group_lexical"]] = self._group_mean(lexical)
-        return out
+        return forward_rows(self, Forward(self, query, exclude))
 
     def features_against(self, position: int, projects: Loaded) -> Matrix:
         """Features of every project against entity `position` of this collection (the reverse
         direction); row i equals `self.features(query of project i)[position]`."""
-        n = len(projects)
-        out = np.zeros((n, len(FEATURES)), dtype=np.float32)
-        if not n:
-            return out
-        docs = self.entity_docs(position)
-        similarity = projects.doc_vectors @ self.doc_vectors[docs].T  # project docs x our docs
-        best = np.full((n, len(docs)), -1.0, dtype=np.float32)
-        np.maximum.at(best, projects.doc_owner, similarity)
-        out[:, _F["dense_max"]] = best.max(axis=1)
-        top = -np.sort(-best, axis=1)[:, :3]
-        out[:, _F["dense_top3"]] = top.mean(axis=1)
-        query_means = normalise(projects.doc_sums)
-        out[:, _F["dense_mean"]] = query_means @ self.centroids[position]
-        if not (self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf):
-            raise IndexNotBuilt(f"The {self.kind.value} collection has no lexical indexes.")
-        out[:, _F["lexical"]] = self.lexical.scores_against(projects.texts, position)
-        out[:, _F["tfidf"]] = self.tfidf.scores_against(projects.texts, position)
-        out[:, _F["tfidf_phrases"]] = self.doc_tfidf.scores_against(projects.texts, position)
-        out[:, _F["phrase"]] = [
-            float(self.phrases.scores(text)[docs].max()) if len(docs) else 0.0
-            for text in projects.texts
-        ]
-        lexical_max = np.zeros(n, dtype=np.float32)
-        for d in docs:
-            lexical_max = np.maximum(
-                lexical_max, self.doc_lexical.scores_against(projects.texts, int(d))
-            )
-        out[:, _F["lexical_max"]] = lexical_max
-        rare_term = np.zeros(n, dtype=np.float32)
-        for d in docs:
-            rare_term = np.maximum(
-                rare_term, self.doc_lexical.rarest_shared_against(projects.texts, int(d))
-            )
-        out[:, _F["rare_term"]] = rare_term
-        out[:, _F["facets"]] = projects.shared_facet_counts(self.facets[position])
-        out[:, _F["log_documents"]] = np.log1p(len(docs))
-        if self.grouped[position]:
-            members = np.flatnonzero(self.group == self.group[position])
-            dense = np.zeros(n, dtype=np.float32)
-            lexical = np.zeros(n, dtype=np.float32)
-            for member in members:
-                member_docs = self.doc_vectors[self.entity_docs(int(member))]
-                sims = projects.doc_vectors @ member_docs.T
-                per_project = np.full(n, -1.0, dtype=np.float32)
-                np.maximum.at(per_project, projects.doc_owner, sims.max(axis=1))
-                dense += per_project
-                lexical += self.lexical.scores_against(projects.texts, int(member))
-            out[:, _F["group_dense"]] = dense / len(members)
-            out[:, _F["group_lexical"]] = lexical / len(members)
-        return out
-
-
-_F = {name: i for i, name in enumerate(FEATURES)}
+        return reverse_rows(Reverse(self, position, projects))
 
 
 def _top_mean(scores: Vector, owner: npt.NDArray[np.int64], n: int, k: int) -> Vector:
@@ -343,6 +247,8 @@ class Query:
     facets: set[Facet]
     passages: list[str]
     entity: Entity | None = None
+    side: QuerySide | None = None
+    """Its registry facts, or what stands in for them; None: no registry evidence."""
 
 
 Parts = tuple[

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..domain import FundingCall, Project, Stage, kind_of
+from ..domain import EntityKind, FundingCall, Project, Stage, kind_of
 from ..errors import IndexNotBuilt
 from ..vectors.embedding import DocumentEncoder
 from .calls import deadline_info
@@ -19,6 +19,7 @@ from .eligibility import Verdict, assess
 from .facets import shared
 from .features import FEATURES
 from .reasons import Reasons, SentencePair, positive_parts, summarise
+from .registry import track_record
 from .scorer import LinearScorer
 
 
@@ -86,12 +87,19 @@ class Explainer:
     ) -> Reasons:
         candidate = target.entities[position]
         if reverse_of is None:
+            record = track_record(
+                [target.doc_facts[i] for i in target.entity_docs(position)], query.side
+            )
             terms = _lexical(target).shared_terms(query.text, position)
             sentences = self._best_sentences(
                 query.passages, self._sentences(target, position), memo
             )
         else:
             source, source_position = reverse_of
+            side = target.side_of(position) if target.kind is EntityKind.PROJECT else None
+            record = track_record(
+                [source.doc_facts[i] for i in source.entity_docs(source_position)], side
+            )
             terms = _lexical(source).shared_terms(target.texts[position], source_position)
             sentences = self._best_sentences(
                 self._sentences(source, source_position), self._sentences(target, position), memo
@@ -115,6 +123,7 @@ class Explainer:
             shared_terms=tuple(terms),
             deadline=deadline,
             eligibility=verdict,
+            track_record=record,
         )
         return replace(reasons, summary=summarise(reasons))
 

@@ -2,60 +2,323 @@
 
 Every feature compares the project side (a stored project or a pasted text) with the candidate
 side (an organisation's profile documents, a call, or, in the reverse direction, the project
-itself), so a pair has the same features whichever side asks.
+itself), so a pair has the same features whichever side asks. A feature is one `Feature`: its
+name, its family (how reasons group the score), what it means, and its computation in both
+directions, reading the shared evidence of `pairs.Forward` / `pairs.Reverse`. Adding a feature
+is adding one definition to `DEFINITIONS`; a saved ranker names the features it weighs, so one
+saved before a feature existed still loads (that feature weighs 0 for it).
 """
 
 from __future__ import annotations
 
-FEATURES: tuple[str, ...] = (
-    "dense_max",
-    "dense_mean",
-    "dense_top3",
-    "lexical",
-    "lexical_max",
-    "tfidf",
-    "tfidf_phrases",
-    "phrase",
-    "rare_term",
-    "facets",
-    "log_documents",
-    "group_dense",
-    "group_lexical",
-)
-"""
-dense_max      best cosine between the project and any one document of the other side
-dense_mean     cosine between the project and the mean of the other side's documents
-dense_top3     mean cosine of the other side's three documents closest to the project
-lexical        BM25 of the project against all of the other side's text, normalised to [0, 1]
-lexical_max    the same against the other side's best single document
-tfidf          TF-IDF cosine (words and word pairs) with all of the other side's documents
-tfidf_phrases  TF-IDF cosine (runs of one to four words) with the sum of the other side's
-               documents' unit vectors: every document counts the same, and the wording an
-               organisation repeats across its records (its stock phrases) weighs in
-phrase         the longest run of words (from 3, capped at 8) the project shares verbatim with one
-               of the other side's documents, scaled to [0, 1]
-rare_term      IDF of the rarest word the project shares with one of the other side's documents,
-               scaled to [0, 1]: a product, cell line or acronym that few documents use
-facets         shared facets (modality, indication, capability, stage), at most 6
-log_documents  log(1 + number of profile documents): the size of a track record
-group_dense    mean dense_max over the calls of the same programme (0 for organisations)
-group_lexical  mean lexical over the calls of the same programme (0 for organisations)
-"""
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-FAMILIES: dict[str, str] = {
-    "dense_max": "dense",
-    "dense_mean": "dense",
-    "dense_top3": "dense",
-    "lexical": "lexical",
-    "lexical_max": "lexical",
-    "tfidf": "lexical",
-    "tfidf_phrases": "lexical",
-    "phrase": "lexical",
-    "rare_term": "lexical",
-    "facets": "facets",
-    "log_documents": "profile",
-    "group_dense": "programme",
-    "group_lexical": "programme",
-}
+import numpy as np
+
+from .pairs import Forward, Reverse, Vector
+from .registry import YEARS_SCALE, share
+
+if TYPE_CHECKING:
+    from .collection import Loaded
 
 MAX_FACETS = 6
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    family: str
+    """dense, lexical, facets, profile, programme or registry: the parts of the score reasons
+    show."""
+    about: str
+    forward: Callable[[Forward], Vector]
+    """The feature of one query against every entity of a collection."""
+    reverse: Callable[[Reverse], Vector]
+    """The feature of every project against one entity; row i equals `forward` for project i."""
+
+
+# ---------------------------------------------------------------------- dense
+
+
+def _dense_top3(f: Forward) -> Vector:
+    return f.c.top_mean(f.doc_scores, 3)
+
+
+def _dense_top3_reverse(r: Reverse) -> Vector:
+    top = -np.sort(-r.best, axis=1)[:, :3]
+    out: Vector = top.mean(axis=1).astype(np.float32)
+    return out
+
+
+# ---------------------------------------------------------------------- lexical
+
+
+def _lexical_max_reverse(r: Reverse) -> Vector:
+    index = r.indexes()[1]
+    return r.over_documents([index.scores_against(r.texts, int(d)) for d in r.docs])
+
+
+def _phrase_reverse(r: Reverse) -> Vector:
+    if not len(r.docs):
+        return np.zeros(r.n, dtype=np.float32)
+    return np.array(
+        [float(r.c.phrases.scores(text)[r.docs].max()) for text in r.texts], dtype=np.float32
+    )
+
+
+def _rare_term_reverse(r: Reverse) -> Vector:
+    index = r.indexes()[1]
+    return r.over_documents([index.rarest_shared_against(r.texts, int(d)) for d in r.docs])
+
+
+# ---------------------------------------------------------------------- facets, profile
+
+
+def _facets(f: Forward) -> Vector:
+    out = f.c.shared_facet_counts(f.query.facets)
+    for position in f.touched:
+        kept = [f.c.doc_texts[i] for i in f.kept_docs(position)]
+        remaining = f.c.facet_sources[position].from_documents(kept)
+        out[position] = min(MAX_FACETS, len(remaining & f.query.facets))
+    return out
+
+
+def _log_documents(f: Forward) -> Vector:
+    # The size of the whole track record, left-out documents included: counting them out
+    # would tell which candidates held the query's own record.
+    return f.c.log_documents
+
+
+# ---------------------------------------------------------------------- programme
+
+
+def _group_dense_reverse(r: Reverse) -> Vector:
+    dense = np.zeros(r.n, dtype=np.float32)
+    for member in r.group_members:
+        member_docs = r.c.doc_vectors[r.c.entity_docs(int(member))]
+        sims = r.projects.doc_vectors @ member_docs.T
+        per_project = np.full(r.n, -1.0, dtype=np.float32)
+        np.maximum.at(per_project, r.projects.doc_owner, sims.max(axis=1))
+        dense += per_project
+    return (dense / max(1, len(r.group_members))).astype(np.float32)
+
+
+def _group_lexical_reverse(r: Reverse) -> Vector:
+    lexical = np.zeros(r.n, dtype=np.float32)
+    for member in r.group_members:
+        lexical += r.indexes()[0].scores_against(r.texts, int(member))
+    return (lexical / max(1, len(r.group_members))).astype(np.float32)
+
+
+# ---------------------------------------------------------------------- registry facts
+# The project side's facts (or its text, stage and date) against each document's facts; a
+# document left out of a profile takes its facts with it.
+
+
+def _names(kind: str) -> Callable[[Forward], Vector]:
+    def forward(f: Forward) -> Vector:
+        if f.query.side is None:
+            return np.zeros(f.n, dtype=np.float32)
+        vocabulary = getattr(f.c.registry, kind)
+        wanted = getattr(f.query.side, kind)
+        return f.doc_max(f.zero_dropped(vocabulary.scores(wanted)))
+
+    return forward
+
+
+def _names_reverse(kind: str) -> Callable[[Reverse], Vector]:
+    def reverse(r: Reverse) -> Vector:
+        vocabulary = getattr(r.c.registry, kind)
+        wanted = [getattr(side, kind) for side in r.projects.sides]
+        scores: Vector = vocabulary.scores_against(wanted, r.docs.tolist())
+        return scores
+
+    return reverse
+
+
+def _phase(f: Forward) -> Vector:
+    if f.query.side is None or not f.query.side.phases:
+        return np.zeros(f.n, dtype=np.float32)
+    has, hits = f.c.registry.phase_hits(f.query.side.phases)
+    return share(hits, f.zero_dropped(has), f.c.doc_owner, f.n)
+
+
+def _phase_reverse(r: Reverse) -> Vector:
+    out = np.zeros(r.n, dtype=np.float32)
+    masks = r.c.registry.phase_mask[r.docs]
+    has = masks > 0
+    if not has.any():
+        return out
+    for i, side in enumerate(r.projects.sides):
+        wanted = sum(1 << p for p in set(side.phases))
+        out[i] = float(((masks & wanted) > 0).sum()) / float(has.sum()) if wanted else 0.0
+    return out
+
+
+def _recency(f: Forward) -> Vector:
+    when = f.query.side.when if f.query.side is not None else None
+    return f.doc_max(f.zero_dropped(f.c.registry.closeness(when)))
+
+
+def _recency_reverse(r: Reverse) -> Vector:
+    out = np.zeros(r.n, dtype=np.float32)
+    if not len(r.docs):
+        return out
+    for i, side in enumerate(r.projects.sides):
+        out[i] = float(r.c.registry.closeness(side.when)[r.docs].max())
+    return out
+
+
+def _leading(f: Forward) -> Vector:
+    leading = f.c.registry.leading.astype(np.float32)
+    ones = f.zero_dropped(np.ones(len(leading), dtype=np.float32))
+    return share(leading, ones, f.c.doc_owner, f.n)
+
+
+def _leading_reverse(r: Reverse) -> Vector:
+    docs = r.c.registry.leading[r.docs]
+    return np.full(r.n, float(docs.mean()) if len(docs) else 0.0, dtype=np.float32)
+
+
+DEFINITIONS: tuple[Feature, ...] = (
+    Feature(
+        "dense_max", "dense",
+        "best cosine between the project and any one document of the other side",
+        lambda f: f.dense_max,
+        lambda r: r.best.max(axis=1),
+    ),
+    Feature(
+        "dense_mean", "dense",
+        "cosine between the project and the mean of the other side's documents",
+        lambda f: f.dense_mean,
+        lambda r: r.query_means @ r.c.centroids[r.position],
+    ),
+    Feature(
+        "dense_top3", "dense",
+        "mean cosine of the other side's three documents closest to the project",
+        _dense_top3,
+        _dense_top3_reverse,
+    ),
+    Feature(
+        "lexical", "lexical",
+        "BM25 of the project against all of the other side's text, normalised to [0, 1]",
+        lambda f: f.lexical,
+        lambda r: r.indexes()[0].scores_against(r.texts, r.position),
+    ),
+    Feature(
+        "lexical_max", "lexical",
+        "the same against the other side's best single document",
+        lambda f: f.doc_max(f.doc_lexical),
+        _lexical_max_reverse,
+    ),
+    Feature(
+        "tfidf", "lexical",
+        "TF-IDF cosine (words and word pairs) with all of the other side's documents",
+        lambda f: f.tfidf,
+        lambda r: r.indexes()[2].scores_against(r.texts, r.position),
+    ),
+    Feature(
+        "tfidf_phrases", "lexical",
+        "TF-IDF cosine (runs of one to four words) with the sum of the other side's documents' "
+        "unit vectors: every document counts the same, and the wording an organisation repeats "
+        "across its records (its stock phrases) weighs in",
+        lambda f: f.tfidf_phrases,
+        lambda r: r.indexes()[3].scores_against(r.texts, r.position),
+    ),
+    Feature(
+        "phrase", "lexical",
+        "the longest run of words (from 3, capped at 8) the project shares verbatim with one of "
+        "the other side's documents, scaled to [0, 1]",
+        lambda f: f.doc_max(f.doc_phrase),
+        _phrase_reverse,
+    ),
+    Feature(
+        "rare_term", "lexical",
+        "IDF of the rarest word the project shares with one of the other side's documents, "
+        "scaled to [0, 1]: a product, cell line or acronym that few documents use",
+        lambda f: f.doc_max(f.rare),
+        _rare_term_reverse,
+    ),
+    Feature(
+        "facets", "facets",
+        f"shared facets (modality, indication, capability, stage), at most {MAX_FACETS}",
+        _facets,
+        lambda r: r.projects.shared_facet_counts(r.c.facets[r.position]),
+    ),
+    Feature(
+        "log_documents", "profile",
+        "log(1 + number of profile documents): the size of a track record",
+        _log_documents,
+        lambda r: np.full(r.n, np.log1p(len(r.docs)), dtype=np.float32),
+    ),
+    Feature(
+        "group_dense", "programme",
+        "mean dense_max over the calls of the same programme (0 for organisations)",
+        lambda f: f.c.group_mean(f.dense_max),
+        _group_dense_reverse,
+    ),
+    Feature(
+        "group_lexical", "programme",
+        "mean lexical over the calls of the same programme (0 for organisations)",
+        lambda f: f.c.group_mean(f.lexical),
+        _group_lexical_reverse,
+    ),
+    Feature(
+        "intervention", "registry",
+        "IDF-weighted cosine of the project's interventions (its own registered ones, else the "
+        "words of its text the registry vocabulary knows) with one document's interventions; "
+        "the best document",
+        _names("interventions"),
+        _names_reverse("interventions"),
+    ),
+    Feature(
+        "condition", "registry",
+        "the same for conditions",
+        _names("conditions"),
+        _names_reverse("conditions"),
+    ),
+    Feature(
+        "phase", "registry",
+        "the share of the other side's documents with a trial phase that are in the project's "
+        "phase (its own, else the phases of its stage)",
+        _phase,
+        _phase_reverse,
+    ),
+    Feature(
+        "recency", "registry",
+        f"exp(-years between the project's date and the closest start of the other side's "
+        f"documents / {YEARS_SCALE:g}): working on it in the same years",
+        _recency,
+        _recency_reverse,
+    ),
+    Feature(
+        "leading", "registry",
+        "the share of the other side's documents it led (lead sponsor, coordinator)",
+        _leading,
+        _leading_reverse,
+    ),
+)  # fmt: skip
+
+FEATURES: tuple[str, ...] = tuple(d.name for d in DEFINITIONS)
+"""The names of the features, in the order of a feature row's columns."""
+FAMILIES: dict[str, str] = {d.name: d.family for d in DEFINITIONS}
+
+
+def forward_rows(c: Loaded, forward: Forward) -> Vector:
+    """Every feature of one query against every entity of `c`: (entities, features)."""
+    out = np.zeros((len(c.entities), len(DEFINITIONS)), dtype=np.float32)
+    if len(c.entities):
+        for column, feature in enumerate(DEFINITIONS):
+            out[:, column] = feature.forward(forward)
+    return out
+
+
+def reverse_rows(reverse: Reverse) -> Vector:
+    """Every feature of every project against one entity: (projects, features)."""
+    out = np.zeros((reverse.n, len(DEFINITIONS)), dtype=np.float32)
+    if reverse.n:
+        for column, feature in enumerate(DEFINITIONS):
+            out[:, column] = feature.reverse(reverse)
+    return out

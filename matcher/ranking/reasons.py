@@ -35,7 +35,7 @@ class DeadlineInfo:
 class Reasons:
     score_parts: dict[str, float]
     """The score split by the evidence that raised it (dense, lexical, facets, profile,
-    programme); every part is at least 0 and the parts add up to the score."""
+    programme, registry); every part is at least 0 and the parts add up to the score."""
     features: dict[str, float]
     """The raw feature values the score was computed from."""
     raw_score: float = 0.0
@@ -45,6 +45,9 @@ class Reasons:
     shared_terms: tuple[str, ...] = ()
     deadline: DeadlineInfo | None = None
     eligibility: Verdict | None = None
+    track_record: str = ""
+    """The organisation's registered work on what the project is about ('ran 3 phase II trials
+    with MSC-FFM in GvHD since 2019'); empty without registry facts that meet it."""
     summary: str = field(default="")
 
 
@@ -107,6 +110,8 @@ def summarise(reasons: Reasons) -> str:
     candidate's own sentence closest to the query, the shared facets and terms, and for a call
     its status, time left and eligibility."""
     parts: list[str] = []
+    if reasons.track_record:
+        parts.append(reasons.track_record)
     if reasons.sentences is not None and reasons.sentences.similarity >= 0.3:
         parts.append(f'"{_quote(reasons.sentences.candidate)}"')
     shared = _facet_values(reasons.shared_facets[:4])

@@ -75,16 +75,22 @@ def save_scorer(scorer: LinearScorer, path: Path) -> None:
 def load_scorer(path: Path, model: str) -> LinearScorer | None:
     """The scorer saved at `path`; None when there is none or it was trained for another model.
 
-    Raises StaleIndex when its features are not the ones this release computes."""
+    A ranker names the features it weighs: one saved before a feature existed weighs it 0.
+    Raises StaleIndex when it weighs a feature this release does not compute."""
     if not path.exists():
         return None
     payload = json.loads(path.read_text())
-    if payload.get("format") != RANKER_FORMAT or tuple(payload.get("features", ())) != FEATURES:
+    weights = payload.get("weights", {})
+    unknown = sorted(set(weights) - set(FEATURES))
+    if payload.get("format") != RANKER_FORMAT or unknown:
+        why = f"features this release does not compute ({', '.join(unknown)})" if unknown else (
+            f"format {payload.get('format')}, this release reads {RANKER_FORMAT}"
+        )  # fmt: skip
         raise StaleIndex(
-            f"The ranker {path} was trained on other features. Retrain it with "
-            "`python -m bench.train`, or delete it to use the default scorer."
+            f"The ranker {path} was trained on {why}. Retrain it with `python -m bench.train`, "
+            "or delete it to use the default scorer."
         )
     manifest = payload.get("manifest", {})
     if manifest.get("model") not in (None, model):
         return None
-    return LinearScorer(payload["weights"], float(payload["bias"]), manifest)
+    return LinearScorer(weights, float(payload["bias"]), manifest)

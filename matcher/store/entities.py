@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from .. import clock
-from ..domain import Entity, EntityKind, Project, kind_of
+from ..domain import Entity, EntityKind, Facts, Project, kind_of
 from ..errors import InvalidRecord, InvalidRecords, NotFound
 from ..records import parse_call, parse_organisation, parse_project, to_record
 from ..roles import Scope
@@ -57,6 +57,9 @@ class StoredDocument:
     entity_id: str
     text: str
     title: str = ""
+    facts: Facts | None = None
+    """The document's registry facts; the store does not fill them in (they live in the
+    entity's record): `ranking.collection.with_facts` does."""
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,8 @@ class ReasonsOut(BaseModel):
     summary: str = Field(description="One plain sentence made of the evidence below.")
     score_parts: dict[str, float] = Field(
         description="The score shared among the kinds of evidence that raised it (dense, "
-        "lexical, facets, profile, programme): each part is at least 0, and they add up to the "
+        "lexical, facets, profile, programme, registry): each part is at least 0, and they add "
+        "up to the "
         "score."
     )
     raw_score: float = Field(
@@ -95,6 +96,10 @@ class ReasonsOut(BaseModel):
     shared_terms: list[str]
     deadline: DeadlineOut | None
     eligibility: VerdictOut | None
+    track_record: str = Field(
+        description="The organisation's registered work on what the project is about, from "
+        "registry facts (trials, EU projects); empty without such facts."
+    )
 
 
 class MatchOut(BaseModel):
@@ -152,6 +157,7 @@ def _reasons(r: Reasons) -> ReasonsOut:
         else None,
         shared_facets=list(r.shared_facets),
         shared_terms=list(r.shared_terms),
+        track_record=r.track_record,
         deadline=DeadlineOut(
             status=CallStatus(d.status),
             next_deadline=d.next_deadline,

@@ -1,0 +1,199 @@
+"""The evidence that features share, computed once per ranking and only when a feature asks:
+`Forward` holds one query against every entity of a collection, `Reverse` every project against
+one entity (the reverse direction). Each feature in `features.py` reads what it needs from them,
+so a pair's features come from one definition per feature in both directions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import IndexNotBuilt
+from ..vectors.embedding import normalise
+
+if TYPE_CHECKING:
+    from .collection import Loaded, Query
+    from .lexical import DocumentTfidfIndex, LexicalIndex, TfidfIndex
+
+Vector = npt.NDArray[np.float32]
+Mask = npt.NDArray[np.bool_]
+
+
+def per_entity_max(values: Vector, owner: npt.NDArray[np.int64], n: int, empty: float) -> Vector:
+    """Per entity, the largest of its documents' values (`empty` where it has none)."""
+    out = np.full(n, empty, dtype=np.float32)
+    np.maximum.at(out, owner, values)
+    return out
+
+
+class Forward:
+    """One query (a stored project or a pasted text) against every entity of `c`; documents
+    in `exclude` (store ids) are left out, as if the entities' profiles did not hold them."""
+
+    def __init__(self, c: Loaded, query: Query, exclude: Collection[int] = ()) -> None:
+        self.c = c
+        self.query = query
+        self.n = len(c.entities)
+        self.dropped: Mask | None = (
+            np.isin(c.doc_rowids, np.fromiter(exclude, dtype=np.int64)) if exclude else None
+        )
+        self.any_dropped = self.dropped is not None and bool(self.dropped.any())
+
+    @cached_property
+    def touched(self) -> list[int]:
+        """The entities that lost a document to `exclude`."""
+        if self.dropped is None or not self.any_dropped:
+            return []
+        return [int(p) for p in np.unique(self.c.doc_owner[self.dropped])]
+
+    def kept_docs(self, position: int) -> list[int]:
+        """The documents of an entity that `exclude` leaves."""
+        docs = self.c.docs_of[position]
+        return docs if self.dropped is None else [i for i in docs if not self.dropped[i]]
+
+    def zero_dropped(self, per_doc: Vector, value: float = 0.0) -> Vector:
+        if self.dropped is not None:
+            per_doc[self.dropped] = value
+        return per_doc
+
+    # ------------------------------------------------------------------ dense
+
+    @cached_property
+    def _by_document(self) -> tuple[Vector, Vector]:
+        """Per document: the best cosine with any of the query's passages, and the dot product
+        with the query's normalised mean vector."""
+        c, query = self.c, self.query
+        doc_scores = np.full(len(c.doc_rowids), -1.0, dtype=np.float32)
+        to_mean = np.zeros(len(c.doc_rowids), dtype=np.float32)
+        if len(c.doc_vectors) and len(query.vectors):
+            # Every document is scored: the exact product with the vectors the FAISS index
+            # holds (loaded once); a k-nearest search would only add a sort of everything.
+            by_passage = c.doc_vectors @ query.vectors.T
+            doc_scores = by_passage.max(axis=1).astype(np.float32)
+            # The same product gives the dot product with the normalised mean vector.
+            mean_norm = float(np.linalg.norm(query.vectors.mean(axis=0)))
+            to_mean = (by_passage.mean(axis=1) / max(mean_norm, 1e-12)).astype(np.float32)
+        return self.zero_dropped(doc_scores, -np.inf), to_mean
+
+    @property
+    def doc_scores(self) -> Vector:
+        return self._by_document[0]
+
+    @cached_property
+    def dense_max(self) -> Vector:
+        best = per_entity_max(self.doc_scores, self.c.doc_owner, self.n, -1.0)
+        best[~np.isfinite(best)] = -1.0
+        return best
+
+    @cached_property
+    def dense_mean(self) -> Vector:
+        """The cosine with each entity's centroid: summed dot products over the sum's norm."""
+        c, to_mean = self.c, self._by_document[1]
+        sums = np.bincount(c.doc_owner, weights=to_mean, minlength=self.n)
+        out: Vector = (sums / np.maximum(c.sum_norms, 1e-12)).astype(np.float32)
+        for position in self.touched:
+            kept = self.kept_docs(position)
+            norm = float(np.linalg.norm(c.doc_vectors[kept].sum(axis=0)))
+            out[position] = to_mean[kept].sum() / max(norm, 1e-12)
+        return out
+
+    # ------------------------------------------------------------------ lexical
+
+    def _indexes(self) -> tuple[LexicalIndex, LexicalIndex, TfidfIndex, DocumentTfidfIndex]:
+        c = self.c
+        if not (c.lexical and c.doc_lexical and c.tfidf and c.doc_tfidf):
+            raise IndexNotBuilt(f"The {c.kind.value} collection has no lexical indexes.")
+        return c.lexical, c.doc_lexical, c.tfidf, c.doc_tfidf
+
+    @cached_property
+    def lexical(self) -> Vector:
+        index = self._indexes()[0]
+        out = index.scores(self.query.text)
+        for position in self.touched:
+            gone = [i for i in self.c.docs_of[position] if i not in self.kept_docs(position)]
+            texts = [self.c.doc_texts[i] for i in gone]
+            out[position] = index.score_without(self.query.text, position, texts)
+        return out
+
+    @cached_property
+    def doc_lexical(self) -> Vector:
+        return self.zero_dropped(self._indexes()[1].scores(self.query.text))
+
+    @cached_property
+    def tfidf(self) -> Vector:
+        index = self._indexes()[2]
+        out = index.scores(self.query.text)
+        for position in self.touched:
+            gone = [i for i in self.c.docs_of[position] if i not in self.kept_docs(position)]
+            out[position] = index.score_without(self.query.text, position, gone)
+        return out
+
+    @cached_property
+    def tfidf_phrases(self) -> Vector:
+        gone = np.flatnonzero(self.dropped).tolist() if self.dropped is not None else []
+        return self._indexes()[3].scores(self.query.text, exclude=gone)
+
+    @cached_property
+    def doc_phrase(self) -> Vector:
+        return self.zero_dropped(self.c.phrases.scores(self.query.text))
+
+    @cached_property
+    def rare(self) -> Vector:
+        return self.zero_dropped(self._indexes()[1].rarest_shared(self.query.text))
+
+    def doc_max(self, per_doc: Vector) -> Vector:
+        return per_entity_max(per_doc, self.c.doc_owner, self.n, 0.0)
+
+
+class Reverse:
+    """Every project of `projects` against entity `position` of `c`: row i of each feature is
+    what `Forward` gives for project i's query at `position`."""
+
+    def __init__(self, c: Loaded, position: int, projects: Loaded) -> None:
+        self.c = c
+        self.position = position
+        self.projects = projects
+        self.n = len(projects)
+        self.docs = c.entity_docs(position)
+
+    @cached_property
+    def best(self) -> Vector:
+        """Per project and per document of the entity: the best cosine with the project's
+        documents."""
+        similarity = self.projects.doc_vectors @ self.c.doc_vectors[self.docs].T
+        best = np.full((self.n, len(self.docs)), -1.0, dtype=np.float32)
+        np.maximum.at(best, self.projects.doc_owner, similarity)
+        return best
+
+    @cached_property
+    def query_means(self) -> Vector:
+        return normalise(self.projects.doc_sums)
+
+    def indexes(self) -> tuple[LexicalIndex, LexicalIndex, TfidfIndex, DocumentTfidfIndex]:
+        c = self.c
+        if not (c.lexical and c.doc_lexical and c.tfidf and c.doc_tfidf):
+            raise IndexNotBuilt(f"The {c.kind.value} collection has no lexical indexes.")
+        return c.lexical, c.doc_lexical, c.tfidf, c.doc_tfidf
+
+    @property
+    def texts(self) -> list[str]:
+        return self.projects.texts
+
+    def over_documents(self, per_doc: list[Vector]) -> Vector:
+        """Per project, the largest of per-document values (0 without documents)."""
+        out = np.zeros(self.n, dtype=np.float32)
+        for values in per_doc:
+            out = np.maximum(out, values)
+        return out
+
+    @cached_property
+    def group_members(self) -> npt.NDArray[np.int64]:
+        """The entities of this one's programme (none where it has no programme)."""
+        c = self.c
+        if not c.grouped[self.position]:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(c.group == c.group[self.position])
