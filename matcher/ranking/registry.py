@@ -30,6 +30,9 @@ _STOP = frozenset({
     "and", "the", "for", "with", "of", "in", "to", "or", "on", "at", "by", "from", "as", "an",
     "a", "no", "not", "other", "non", "per", "via", "into", "than", "cell", "cells", "therapy",
     "treatment", "patients", "patient", "study", "group", "placebo", "standard", "care",
+    # ClinicalTrials.gov's intervention types, which prefix the names ('Biological: ...')
+    "biological", "drug", "genetic", "device", "procedure", "behavioral", "radiation",
+    "dietary", "supplement", "combination", "product", "diagnostic", "test",
 })  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import facts as registry
 from ..domain import Document, Organisation, OrgKind
 from ..errors import InvalidRecord
 from .common import Progress, SourceItem, clean_text
@@ -245,4 +246,6 @@ def _document(label: str, project: Project, participations: list[Participation])
     if project.status:
         facts.append(f"Project status: {project.status.lower()}.")
     parts = [f"{project.acronym}: {project.title}", project.objective, " ".join(facts)]
-    return Document(title, "\n".join(p for p in parts if p))
+    role = "coordinator" if any(p.role == "coordinator" for p in participations) else "participant"
+    found = registry.facts(start=project.start, end=project.end, role=role)
+    return Document(title, "\n".join(p for p in parts if p), found)

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import facts as registry
 from ..domain import Document, Organisation, OrgKind
 from ..errors import InvalidRecord
 from .common import Progress, SourceItem
@@ -216,7 +217,16 @@ def _document(trial: Trial, roles: str, name: str, city: str) -> Document:
     lines.append(sponsors)
     where = f"{name}, {city}" if roles == "site" and city else name
     lines.append(f"{where} took part as {roles}.")
-    return Document(title, "\n".join(line for line in lines if line))
+    role = next((r for key, r in _ROLES if key in roles), "")
+    registered = registry.facts(
+        phase=trial.phase, start=trial.start, end=trial.completion,
+        conditions=trial.conditions, interventions=trial.interventions, role=role,
+    )  # fmt: skip
+    return Document(title, "\n".join(line for line in lines if line), registered)
+
+
+_ROLES = (("lead sponsor", "lead"), ("collaborator", "collaborator"), ("site", "site"))
+"""An organisation's part in a trial, most telling first, as registry facts name it."""
 
 
 def _shown(party: Party) -> str:
