@@ -14,6 +14,10 @@ map from raw score to the probability of a relevant pair, on cross-fitted raw sc
 queries) of trialpartner (partners) and opencall (calls). Platt and isotonic are both fitted;
 the one with the lower expected calibration error, itself cross-fitted, is kept. The reliability
 tables are printed, and written with --report as JSON.
+
+Last, fits the linear adapter on the frozen vectors (matcher/vectors/adapter.py) on every pair
+of the tasks in `bench.adapter.SERVICE_TASKS` and saves it in OUT/adapter with its manifest
+(model, tasks, hash of the training files); `python -m bench.adapter` measures it.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from matcher import (
     DEFAULT_SCORER,
     EntityKind,
     LinearScorer,
+    adapter_path,
     calibration_path,
     ranker_path,
     save_scorer,
 )
 
+from . import adapter as adapters
 from .calibrate import calibrate, print_report, write_calibrations
 from .pipeline import TaskRun, prepare, train_scorers
 from .tasks import DEFAULT_DIR, data_hash, load_tasks
@@ -84,7 +90,25 @@ def main(argv: list[str] | None = None) -> int:
         ]  # fmt: skip
         print_report(fitted)
         write_calibrations(fitted, calibration_path(args.out), args.report)
+    train_adapter(args.dir, args.out, args.model, args.cache)
     return 0
+
+
+def train_adapter(directory: Path, out: Path, model: str, cache: Path | None) -> None:
+    """Fit the service's adapter on every pair of SERVICE_TASKS in `directory`, and save it."""
+    parts = adapters.load(directory, list(adapters.SERVICE_TASKS), model, cache)
+    if not parts:
+        return
+    fitted = adapters.fit_adapters(parts, folds=0)(parts[0].query_ids[0])
+    manifest = {
+        "name": "adapter",
+        "model": model,
+        "tasks": [p.task.name for p in parts],
+        "train_dir": directory.name,
+        "train_hash": data_hash(directory),
+    }
+    fitted.save(adapter_path(out), manifest)
+    print(f"{adapter_path(out)}: {fitted.W_.shape[0]}-d adapter on {', '.join(manifest['tasks'])}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Vectors: the embedding model and the saved FAISS indexes of document vectors."""
 
+from .adapter import LinearAdapter, adapter_path, load_adapter
 from .embedding import (
     DocumentEncoder,
     Embedder,
@@ -13,10 +14,13 @@ from .index import Manifest, VectorIndex, new_manifest, read_manifest
 __all__ = [
     "DocumentEncoder",
     "Embedder",
+    "LinearAdapter",
     "Manifest",
     "Matrix",
     "SentenceTransformerEmbedder",
     "VectorIndex",
+    "adapter_path",
+    "load_adapter",
     "new_manifest",
     "normalise",
     "read_manifest",
