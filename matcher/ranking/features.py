@@ -38,6 +38,8 @@ class Feature:
     reverse: Callable[[Reverse], Vector]
     """The feature of every project against one entity; row i equals `forward` for project i."""
 
+    Pair = tuple[Callable[[Forward], Vector], Callable[[Reverse], Vector]]
+
 
 # ---------------------------------------------------------------------- dense
 
@@ -117,25 +119,33 @@ def _group_lexical_reverse(r: Reverse) -> Vector:
 # document left out of a profile takes its facts with it.
 
 
-def _names(kind: str) -> Callable[[Forward], Vector]:
+MENTIONS = 0.3
+"""The cosine from which a document counts as on the project's interventions or conditions."""
+
+
+def _names(kind: str) -> Feature.Pair:
+    return (lambda f: f.doc_max(f.names(kind)), lambda r: r.row_max(r.names(kind)))
+
+
+def _count(kind: str) -> Feature.Pair:
     def forward(f: Forward) -> Vector:
-        if f.query.side is None:
-            return np.zeros(f.n, dtype=np.float32)
-        vocabulary = getattr(f.c.registry, kind)
-        wanted = getattr(f.query.side, kind)
-        return f.doc_max(f.zero_dropped(vocabulary.scores(wanted)))
+        return np.log1p(f.doc_count((f.names(kind) >= MENTIONS).astype(np.float32)))
 
-    return forward
-
-
-def _names_reverse(kind: str) -> Callable[[Reverse], Vector]:
     def reverse(r: Reverse) -> Vector:
-        vocabulary = getattr(r.c.registry, kind)
-        wanted = [getattr(side, kind) for side in r.projects.sides]
-        scores: Vector = vocabulary.scores_against(wanted, r.docs.tolist())
-        return scores
+        counts: Vector = (r.names(kind) >= MENTIONS).sum(axis=1).astype(np.float32)
+        return np.log1p(counts)
 
-    return reverse
+    return forward, reverse
+
+
+def _timely(kind: str) -> Feature.Pair:
+    def forward(f: Forward) -> Vector:
+        return f.doc_max(f.names(kind) * f.closeness)
+
+    def reverse(r: Reverse) -> Vector:
+        return r.row_max(r.names(kind) * r.closeness)
+
+    return forward, reverse
 
 
 def _phase(f: Forward) -> Vector:
@@ -154,20 +164,6 @@ def _phase_reverse(r: Reverse) -> Vector:
     for i, side in enumerate(r.projects.sides):
         wanted = sum(1 << p for p in set(side.phases))
         out[i] = float(((masks & wanted) > 0).sum()) / float(has.sum()) if wanted else 0.0
-    return out
-
-
-def _recency(f: Forward) -> Vector:
-    when = f.query.side.when if f.query.side is not None else None
-    return f.doc_max(f.zero_dropped(f.c.registry.closeness(when)))
-
-
-def _recency_reverse(r: Reverse) -> Vector:
-    out = np.zeros(r.n, dtype=np.float32)
-    if not len(r.docs):
-        return out
-    for i, side in enumerate(r.projects.sides):
-        out[i] = float(r.c.registry.closeness(side.when)[r.docs].max())
     return out
 
 
@@ -270,14 +266,28 @@ DEFINITIONS: tuple[Feature, ...] = (
         "IDF-weighted cosine of the project's interventions (its own registered ones, else the "
         "words of its text the registry vocabulary knows) with one document's interventions; "
         "the best document",
-        _names("interventions"),
-        _names_reverse("interventions"),
+        *_names("interventions"),
     ),
     Feature(
         "condition", "registry",
         "the same for conditions",
-        _names("conditions"),
-        _names_reverse("conditions"),
+        *_names("conditions"),
+    ),
+    Feature(
+        "intervention_count", "registry",
+        f"log(1 + the other side's documents whose interventions meet the project's, cosine "
+        f">= {MENTIONS}): a product it keeps working with",
+        *_count("interventions"),
+    ),
+    Feature(
+        "condition_count", "registry",
+        "the same for conditions: how much of its work is on the project's disease",
+        *_count("conditions"),
+    ),
+    Feature(
+        "intervention_timely", "registry",
+        "the best document's intervention cosine times its closeness in time to the project",
+        *_timely("interventions"),
     ),
     Feature(
         "phase", "registry",
@@ -290,8 +300,8 @@ DEFINITIONS: tuple[Feature, ...] = (
         "recency", "registry",
         f"exp(-years between the project's date and the closest start of the other side's "
         f"documents / {YEARS_SCALE:g}): working on it in the same years",
-        _recency,
-        _recency_reverse,
+        lambda f: f.doc_max(f.closeness),
+        lambda r: r.row_max(r.closeness),
     ),
     Feature(
         "leading", "registry",

@@ -148,6 +148,37 @@ class Forward:
     def doc_max(self, per_doc: Vector) -> Vector:
         return per_entity_max(per_doc, self.c.doc_owner, self.n, 0.0)
 
+    def doc_count(self, per_doc: Vector) -> Vector:
+        """Per entity, the sum of a per-document value over its documents."""
+        counts = np.bincount(self.c.doc_owner, weights=per_doc, minlength=self.n)
+        out: Vector = counts.astype(np.float32)
+        return out
+
+    # ------------------------------------------------------------------ registry facts
+
+    @cached_property
+    def _names(self) -> dict[str, Vector]:
+        side = self.query.side
+        out = {}
+        for kind in ("interventions", "conditions"):
+            if side is None:
+                out[kind] = np.zeros(len(self.c.doc_rowids), dtype=np.float32)
+            else:
+                vocabulary = getattr(self.c.registry, kind)
+                out[kind] = self.zero_dropped(vocabulary.scores(getattr(side, kind)))
+        return out
+
+    def names(self, kind: str) -> Vector:
+        """Per document, the cosine of its interventions (or conditions) with the query's;
+        0 for a left-out document."""
+        return self._names[kind]
+
+    @cached_property
+    def closeness(self) -> Vector:
+        """Per document, how close its start is to the query's date (0 for a left-out one)."""
+        when = self.query.side.when if self.query.side is not None else None
+        return self.zero_dropped(self.c.registry.closeness(when))
+
 
 class Reverse:
     """Every project of `projects` against entity `position` of `c`: row i of each feature is
@@ -188,6 +219,35 @@ class Reverse:
         out = np.zeros(self.n, dtype=np.float32)
         for values in per_doc:
             out = np.maximum(out, values)
+        return out
+
+    @cached_property
+    def _names(self) -> dict[str, Vector]:
+        out = {}
+        for kind in ("interventions", "conditions"):
+            vocabulary = getattr(self.c.registry, kind)
+            wanted = [getattr(side, kind) for side in self.projects.sides]
+            out[kind] = vocabulary.scores_matrix(wanted, self.docs.tolist())
+        return out
+
+    def names(self, kind: str) -> Vector:
+        """Per project and per document of the entity: the cosine of their interventions (or
+        conditions)."""
+        return self._names[kind]
+
+    @cached_property
+    def closeness(self) -> Vector:
+        """Per project and per document of the entity: how close their dates are."""
+        out = np.zeros((self.n, len(self.docs)), dtype=np.float32)
+        for i, side in enumerate(self.projects.sides):
+            out[i] = self.c.registry.closeness(side.when)[self.docs]
+        return out
+
+    def row_max(self, per_doc: Vector) -> Vector:
+        """Per project, the largest of a (projects, documents) value (0 without documents)."""
+        if not per_doc.shape[1]:
+            return np.zeros(self.n, dtype=np.float32)
+        out: Vector = per_doc.max(axis=1).astype(np.float32)
         return out
 
     @cached_property

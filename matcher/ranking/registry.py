@@ -100,14 +100,13 @@ class _Vocabulary:
         """Per document, the cosine of its words with the query's."""
         return np.asarray(self.matrix @ self.vector(query), dtype=np.float32).ravel()
 
-    def scores_against(self, queries: Sequence[set[str]], docs: Sequence[int]) -> Vector:
-        """Per query, the best cosine with any of these documents."""
+    def scores_matrix(self, queries: Sequence[set[str]], docs: Sequence[int]) -> Vector:
+        """Per query and per document of `docs`, their cosine: (queries, docs)."""
         if not len(docs) or not queries:
-            return np.zeros(len(queries), dtype=np.float32)
+            return np.zeros((len(queries), len(docs)), dtype=np.float32)
         q = np.stack([self.vector(s) for s in queries])
-        by_doc = np.asarray((self.matrix[list(docs)] @ q.T), dtype=np.float32)
-        best: Vector = by_doc.max(axis=0)
-        return best
+        out: Vector = np.asarray((self.matrix[list(docs)] @ q.T), dtype=np.float32).T
+        return out
 
 
 class RegistryIndex:
