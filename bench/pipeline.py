@@ -16,6 +16,7 @@ from matcher import (
     FEATURES,
     DocumentEncoder,
     EntityKind,
+    LinearAdapter,
     LinearScorer,
     Ranker,
     Recommender,
@@ -53,6 +54,16 @@ class TaskRun:
     recommender: Recommender
     masks: dict[str, list[int]]
     _features: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+    adapter_for: Callable[[str], LinearAdapter] | None = None
+    """The linear adapter each query's dense evidence is read through (cross-fitted like the
+    ranker); None: no adapter (the adapted features equal the frozen ones)."""
+
+    def use_adapter(self, query: str) -> None:
+        """Read the candidates through the query's adapter."""
+        adapter = self.adapter_for(query) if self.adapter_for else None
+        target = self.recommender.collections[self.entity_kind]
+        if target.adapter is not adapter:
+            target.set_adapter(adapter)
 
     @property
     def target(self) -> Target:
@@ -68,6 +79,7 @@ class TaskRun:
 
     def features(self, query: str) -> npt.NDArray[np.float32]:
         if query not in self._features:
+            self.use_adapter(query)
             _, rows = self.recommender.features_for(
                 query, self.target, exclude_documents=self.masks.get(query, ())
             )
@@ -99,6 +111,30 @@ def prepare(task: Task, workdir: Path, model: str, cache: Path | None) -> TaskRu
     return TaskRun(task, recommender, masks)
 
 
+ADAPTER_TASKS = {"call": ("call", "opencall"), "opencall": ("call", "opencall")}
+"""The tasks whose pairs train the adapter a task's candidates are read through (the service's
+calls adapter learns from both); any other task learns from its own pairs."""
+
+
+def attach_adapters(
+    runs: list[TaskRun], train_dir: Path, same: bool, folds: int, model: str, cache: Path | None
+) -> None:
+    """Give each run its linear adapters: learned on TRAIN's pairs, cross-fitted by query over
+    `folds` folds when TRAIN is the scored directory (as the ranker is), else one adapter."""
+    from . import adapter as adapters
+
+    def sources(run: TaskRun) -> tuple[str, ...]:
+        return ADAPTER_TASKS.get(run.task.name, (run.task.name,))
+
+    names = sorted({name for run in runs for name in sources(run)})
+    parts = {tv.task.name: tv for tv in adapters.load(train_dir, names, model, cache)}
+    for run in runs:
+        wanted = [parts[name] for name in sources(run) if name in parts]
+        if wanted:
+            log.info("%s: fitting adapters on %s", run.task.name, [p.task.name for p in wanted])
+            run.adapter_for = adapters.fit_adapters(wanted, folds if same else 0)
+
+
 def rank_all(
     run: TaskRun, scorer_for: Callable[[str], LinearScorer] | None
 ) -> dict[str, dict[str, float]]:
@@ -108,6 +144,7 @@ def rank_all(
     out: dict[str, dict[str, float]] = {}
     for query in run.queries():
         recommender.scorers = {run.entity_kind: scorer_for(query) if scorer_for else DEFAULT_SCORER}
+        run.use_adapter(query)
         if run.target is Target.PARTNERS:
             matches = recommender.partners_for(
                 query, k=n, explain=False, exclude_documents=run.masks.get(query, ())

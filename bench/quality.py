@@ -11,7 +11,9 @@ learned from TRAIN only: when TRAIN is DIR, by 5-fold cross-fitting over queries
 scored by a ranker that saw its labels; otherwise the ranker in models/ranker is used when it was
 trained on exactly TRAIN with the same model (`--retrain` to learn it anew). With `--scorer auto`
 (the default) a task without a saved ranker is ranked by the learned ranker unless the untrained
-default scores better on TRAIN, cross-fitted (mean of R@10, nDCG@10 and MRR).
+default scores better on TRAIN, cross-fitted (mean of R@10, nDCG@10 and MRR). Dense evidence
+is also read through a linear adapter learned from TRAIN's pairs (`bench.adapter`), cross-fitted
+the same way when TRAIN is DIR; `--no-adapter` leaves it out.
 Prints a table; writes JSON shaped
 {task: {slice: {n_queries, recall@10, ndcg@10, mrr}}} (plus stelmakh_loss for expert) and, with
 --run-dir, RUNS/<task>.run in TREC format (top 100 per query).
@@ -32,7 +34,7 @@ from matcher import EntityKind, LinearScorer, load_scorer, ranker_path
 
 from .evaluation import evaluate_task, write_run
 from .machine import describe
-from .pipeline import TaskRun, choose_scorer, prepare, rank_all, train_scorers
+from .pipeline import TaskRun, attach_adapters, choose_scorer, prepare, rank_all, train_scorers
 from .tasks import DEFAULT_DIR, data_hash, load_tasks
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -86,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(
+        "--no-adapter",
+        action="store_true",
+        help="read dense evidence with the frozen vectors only (no linear adapter)",
+    )
+    parser.add_argument(
         "--retrain",
         action="store_true",
         help="train from TRAIN even where models/ranker holds a ranker trained on it",
@@ -105,12 +112,16 @@ def main(argv: list[str] | None = None) -> int:
         tasks = load_tasks(args.dir, only)
         runs = [prepare(task, workdir / "score", args.model, args.cache) for task in tasks]
         same = train_dir.resolve() == args.dir.resolve()
+        if not args.no_adapter:
+            attach_adapters(runs, train_dir, same, args.folds, args.model, args.cache)
         training: list[TaskRun] = runs
         saved = {} if same or args.retrain else saved_rankers(train_dir, args.model)
         missing = [r.task.name for r in runs if r.task.name not in saved]
         if args.scorer in ("auto", "trained") and not same and missing:
             train_tasks = load_tasks(train_dir, missing)
             training = [prepare(t, workdir / "train", args.model, args.cache) for t in train_tasks]
+            if not args.no_adapter:  # the ranker learns from rows its adapters did not see
+                attach_adapters(training, train_dir, True, args.folds, args.model, args.cache)
         for run in runs:
             if args.scorer == "default":
                 scores = rank_all(run, None)

@@ -57,6 +57,7 @@ from .ranking.lexical import tokens
 from .ranking.registry import query_side
 from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer
 from .store import Store, StoredDocument
+from .vectors.adapter import adapter_path, load_adapter
 from .vectors.embedding import DocumentEncoder, Matrix
 from .vectors.index import Manifest, VectorIndex
 
@@ -119,6 +120,7 @@ class Recommender:
         kind's in-memory indexes are built when a query first needs them (a one-off command);
         a server builds them all now."""
         parts = {}
+        model = encoder.embedder.name
         for kind in EntityKind:
             documents = store.documents(kind)
             index, manifest = _load_index(store, models_dir, kind, encoder.embedder.name, documents)
@@ -126,7 +128,7 @@ class Recommender:
             stored = store.entities(kind)
             one = collapse(stored, with_facts(stored, documents), clusters)
             parts[kind] = (one.entities, one.documents, index, manifest, one.members)
-        collections = Collections(parts)
+        collections = Collections(parts, adapter=load_adapter(adapter_path(models_dir), model))
         if not lazy:
             collections.build_all()
         if scorers is None:

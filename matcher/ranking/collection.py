@@ -8,6 +8,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +112,9 @@ class Loaded:
         self.doc_sums = sums
         self.sum_norms = np.linalg.norm(sums, axis=1)
         self.centroids: Matrix = normalise(sums) if len(sums) else sums
+        self.adapter: Adapter | None = None
+        self._spaces: dict[int, tuple[Adapter | None, Space]] = {}
+        self.adapted: Space = Space(self.doc_vectors, self.doc_owner, len(self.entities))
         self.texts = [search_text(e) for e in self.entities]
         self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
         self.lexical = LexicalIndex().fit(self.texts) if self.entities else None
@@ -151,6 +155,24 @@ class Loaded:
 
     def __len__(self) -> int:
         return len(self.entities)
+
+    def set_adapter(self, adapter: Adapter | None) -> None:
+        """Read the dense evidence through a linear adapter too (`adapted_*` features); None:
+        the adapted features equal the frozen ones."""
+        self.adapter = adapter
+        known = self._spaces.get(id(adapter))
+        if known is not None and known[0] is adapter:
+            self.adapted = known[1]
+            return
+        vectors = adapter.transform(self.doc_vectors) if adapter else self.doc_vectors
+        self.adapted = Space(vectors, self.doc_owner, len(self.entities))
+        if len(self._spaces) >= 8:  # a few adapters at a time (the benchmark's folds)
+            self._spaces.clear()
+        self._spaces[id(adapter)] = (adapter, self.adapted)
+
+    def adapt(self, vectors: Matrix) -> Matrix:
+        """Query-side vectors in the adapted space."""
+        return self.adapter.transform(vectors) if self.adapter and len(vectors) else vectors
 
     def side_of(self, position: int) -> QuerySide:
         """What an entity brings as the project side of a pair: its registry facts (a
@@ -238,6 +260,24 @@ def _top_mean(scores: Vector, owner: npt.NDArray[np.int64], n: int, k: int) -> V
     return out
 
 
+class Adapter(Protocol):
+    def transform(self, vectors: Matrix) -> Matrix: ...
+
+
+class Space:
+    """Document vectors in one space (frozen, or through an adapter) with their per-entity
+    sums, for the dense features read in it."""
+
+    def __init__(self, vectors: Matrix, owner: npt.NDArray[np.int64], n: int) -> None:
+        self.vectors = vectors
+        dim = vectors.shape[1] if vectors.ndim == 2 else 0
+        sums = np.zeros((n, dim), dtype=np.float32)
+        np.add.at(sums, owner, vectors)
+        self.sums = sums
+        self.sum_norms = np.linalg.norm(sums, axis=1)
+        self.centroids: Matrix = normalise(sums) if len(sums) else sums
+
+
 @dataclass
 class Query:
     """The side that asks: a stored entity or a pasted text."""
@@ -260,11 +300,13 @@ records merged into each entity (see `clusters.collapse`)."""
 
 class Collections(Mapping[EntityKind, Loaded]):
     """The collection of each entity kind, built when first asked for, so that a command that
-    ranks partners never fits the calls' lexical indexes. Ids, entities and manifests are
+    ranks partners never fits the calls' lexical indexes; each reads dense evidence through
+    `adapter` too, where one is given. Ids, entities and manifests are
     answered without building anything. Safe to share between threads."""
 
-    def __init__(self, parts: Mapping[EntityKind, Parts]) -> None:
+    def __init__(self, parts: Mapping[EntityKind, Parts], adapter: Adapter | None = None) -> None:
         self._parts = dict(parts)
+        self._adapter = adapter
         self._built: dict[EntityKind, Loaded] = {}
         self._lock = threading.Lock()
         self._by_id = {
@@ -281,7 +323,9 @@ class Collections(Mapping[EntityKind, Loaded]):
             with self._lock:
                 built = self._built.get(kind)
                 if built is None:
-                    built = self._built[kind] = Loaded(kind, *self._parts[kind])
+                    built = Loaded(kind, *self._parts[kind])
+                    built.set_adapter(self._adapter)
+                    self._built[kind] = built
         return built
 
     def __iter__(self) -> Iterator[EntityKind]:

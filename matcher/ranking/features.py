@@ -192,6 +192,19 @@ DEFINITIONS: tuple[Feature, ...] = (
         lambda r: r.query_means @ r.c.centroids[r.position],
     ),
     Feature(
+        "adapted_max", "dense",
+        "dense_max through the linear adapter learned for this domain (models/adapter; equal "
+        "to dense_max where none is loaded)",
+        lambda f: f.adapted.best,
+        lambda r: r.adapted_best.max(axis=1),
+    ),
+    Feature(
+        "adapted_mean", "dense",
+        "dense_mean through the adapter",
+        lambda f: f.adapted.mean,
+        lambda r: r.adapted_query_means @ r.c.adapted.centroids[r.position],
+    ),
+    Feature(
         "dense_top3", "dense",
         "mean cosine of the other side's three documents closest to the project",
         _dense_top3,

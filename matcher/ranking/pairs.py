@@ -6,6 +6,7 @@ so a pair's features come from one definition per feature in both directions."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,18 @@ def per_entity_max(values: Vector, owner: npt.NDArray[np.int64], n: int, empty: 
     out = np.full(n, empty, dtype=np.float32)
     np.maximum.at(out, owner, values)
     return out
+
+
+@dataclass(frozen=True)
+class Dense:
+    """The dense evidence of one query in one vector space."""
+
+    doc_scores: Vector
+    """Per document, its best cosine with any of the query's passages (-inf when left out)."""
+    best: Vector
+    """Per entity, its best document's cosine."""
+    mean: Vector
+    """Per entity, the cosine of its documents' centroid with the query's mean vector."""
 
 
 class Forward:
@@ -62,44 +75,54 @@ class Forward:
 
     # ------------------------------------------------------------------ dense
 
-    @cached_property
-    def _by_document(self) -> tuple[Vector, Vector]:
-        """Per document: the best cosine with any of the query's passages, and the dot product
-        with the query's normalised mean vector."""
-        c, query = self.c, self.query
+    def _dense(self, vectors: Vector, sum_norms: Vector, query: Vector) -> Dense:
+        """The dense evidence in one vector space (frozen, or adapted)."""
+        c = self.c
         doc_scores = np.full(len(c.doc_rowids), -1.0, dtype=np.float32)
         to_mean = np.zeros(len(c.doc_rowids), dtype=np.float32)
-        if len(c.doc_vectors) and len(query.vectors):
+        if len(vectors) and len(query):
             # Every document is scored: the exact product with the vectors the FAISS index
             # holds (loaded once); a k-nearest search would only add a sort of everything.
-            by_passage = c.doc_vectors @ query.vectors.T
+            by_passage = vectors @ query.T
             doc_scores = by_passage.max(axis=1).astype(np.float32)
             # The same product gives the dot product with the normalised mean vector.
-            mean_norm = float(np.linalg.norm(query.vectors.mean(axis=0)))
+            mean_norm = float(np.linalg.norm(query.mean(axis=0)))
             to_mean = (by_passage.mean(axis=1) / max(mean_norm, 1e-12)).astype(np.float32)
-        return self.zero_dropped(doc_scores, -np.inf), to_mean
+        self.zero_dropped(doc_scores, -np.inf)
+        best = per_entity_max(doc_scores, c.doc_owner, self.n, -1.0)
+        best[~np.isfinite(best)] = -1.0
+        sums = np.bincount(c.doc_owner, weights=to_mean, minlength=self.n)
+        mean: Vector = (sums / np.maximum(sum_norms, 1e-12)).astype(np.float32)
+        for position in self.touched:
+            kept = self.kept_docs(position)
+            norm = float(np.linalg.norm(vectors[kept].sum(axis=0)))
+            mean[position] = to_mean[kept].sum() / max(norm, 1e-12)
+        return Dense(doc_scores, best, mean)
+
+    @cached_property
+    def frozen(self) -> Dense:
+        """The dense evidence with the model's own vectors."""
+        return self._dense(self.c.doc_vectors, self.c.sum_norms, self.query.vectors)
+
+    @cached_property
+    def adapted(self) -> Dense:
+        """The same through the collection's adapter (the frozen evidence where it has none)."""
+        if self.c.adapter is None:
+            return self.frozen
+        space = self.c.adapted
+        return self._dense(space.vectors, space.sum_norms, self.c.adapt(self.query.vectors))
 
     @property
     def doc_scores(self) -> Vector:
-        return self._by_document[0]
+        return self.frozen.doc_scores
 
-    @cached_property
+    @property
     def dense_max(self) -> Vector:
-        best = per_entity_max(self.doc_scores, self.c.doc_owner, self.n, -1.0)
-        best[~np.isfinite(best)] = -1.0
-        return best
+        return self.frozen.best
 
-    @cached_property
+    @property
     def dense_mean(self) -> Vector:
-        """The cosine with each entity's centroid: summed dot products over the sum's norm."""
-        c, to_mean = self.c, self._by_document[1]
-        sums = np.bincount(c.doc_owner, weights=to_mean, minlength=self.n)
-        out: Vector = (sums / np.maximum(c.sum_norms, 1e-12)).astype(np.float32)
-        for position in self.touched:
-            kept = self.kept_docs(position)
-            norm = float(np.linalg.norm(c.doc_vectors[kept].sum(axis=0)))
-            out[position] = to_mean[kept].sum() / max(norm, 1e-12)
-        return out
+        return self.frozen.mean
 
     # ------------------------------------------------------------------ lexical
 
@@ -203,6 +226,24 @@ class Reverse:
     @cached_property
     def query_means(self) -> Vector:
         return normalise(self.projects.doc_sums)
+
+    @cached_property
+    def _adapted_projects(self) -> Vector:
+        return self.c.adapt(self.projects.doc_vectors)
+
+    @cached_property
+    def adapted_best(self) -> Vector:
+        """As `best`, in the adapted space."""
+        similarity = self._adapted_projects @ self.c.adapted.vectors[self.docs].T
+        best = np.full((self.n, len(self.docs)), -1.0, dtype=np.float32)
+        np.maximum.at(best, self.projects.doc_owner, similarity)
+        return best
+
+    @cached_property
+    def adapted_query_means(self) -> Vector:
+        sums = np.zeros((self.n, self._adapted_projects.shape[1]), dtype=np.float32)
+        np.add.at(sums, self.projects.doc_owner, self._adapted_projects)
+        return normalise(sums)
 
     def indexes(self) -> tuple[LexicalIndex, LexicalIndex, TfidfIndex, DocumentTfidfIndex]:
         c = self.c
