@@ -28,7 +28,7 @@ says the ranking put a right partner up (the user knew it); it dismisses the pai
 user's suggestions, which is a separate matter (matcher/workflow.py). Where several users judged
 a pair, its grade is the share of positive verdicts, and it weighs as many judgements as it had.
 
-scipy (and the ranker's pair builder, which imports scikit-learn) are imported only to learn.
+scipy is imported only to learn, so serving and the command line start without it.
 """
 
 from __future__ import annotations
