@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,9 @@ from matcher import (
 
 from .evaluation import evaluate_task
 from .tasks import Task, entities
+
+if TYPE_CHECKING:
+    from .adapter import TaskVectors
 
 log = logging.getLogger("bench.quality")
 
@@ -130,9 +134,31 @@ def attach_adapters(
     parts = {tv.task.name: tv for tv in adapters.load(train_dir, names, model, cache)}
     for run in runs:
         wanted = [parts[name] for name in sources(run) if name in parts]
-        if wanted:
-            log.info("%s: fitting adapters on %s", run.task.name, [p.task.name for p in wanted])
+        if not wanted:
+            continue
+        log.info("%s: fitting adapters on %s", run.task.name, [p.task.name for p in wanted])
+        if not (same and folds > 0 and any(p.task.leave_one_out for p in wanted)):
             run.adapter_for = adapters.fit_adapters(wanted, folds if same else 0)
+            continue
+        # Leave-one-out: a query's own record is a profile line of its relevant candidates,
+        # so an adapter that trained on those lines (as other queries' positives) would have
+        # learned where the held-out query itself belongs. Each fold's adapter never sees the
+        # records of that fold's queries, as a held-out split's trials are never in training.
+        fitted = {}
+        for fold in range(folds):
+            held = {q for p in wanted for q in p.query_ids if fold_of(q, folds) == fold}
+            trimmed = [without_records(p, held) for p in wanted]
+            fitted[fold] = adapters.fit_adapter(trimmed, lambda q, held=held: q not in held)
+        run.adapter_for = lambda query, fitted=fitted: fitted[fold_of(query, folds)]
+
+
+def without_records(tv: TaskVectors, queries: set[str]) -> TaskVectors:
+    """A task's vectors without the documents that are these queries' own records."""
+    drop = {d for q in queries for d in tv.masked.get(q, ())}
+    keep = np.array([i for i in range(len(tv.documents)) if i not in drop], dtype=np.int64)
+    new_row = {int(old): new for new, old in enumerate(keep)}
+    masked = {q: [new_row[d] for d in ds if d in new_row] for q, ds in tv.masked.items()}
+    return replace(tv, documents=tv.documents[keep], owner=tv.owner[keep], masked=masked)
 
 
 def rank_all(

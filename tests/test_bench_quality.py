@@ -266,3 +266,24 @@ def test_the_leave_one_out_mask_decides_what_counts(tmp_path):
     assert run.masks == {"ards1": [run.masks["ards1"][0]]}  # exactly its own line
     unmasked = run.recommender.partners_for("ards1", k=2, explain=False)
     assert unmasked.matches[0].id == "org:holder"  # the leak a skipped mask would report
+
+
+def test_a_folds_adapter_never_sees_that_folds_own_records():
+    """Cross-fitting the adapter on a leave-one-out task: the held-out fold's records leave the
+    training documents (as positives of other queries and from every softmax)."""
+    import numpy as np
+
+    from bench.adapter import TaskVectors
+    from bench.pipeline import without_records
+
+    task = Task("trialpartner", {"profile_doc_mask": "query_id", "binary_min_relevance": 1,
+                                 "candidate_kind": "partners"}, [], [], {})  # fmt: skip
+    vectors = np.eye(4, dtype=np.float32)
+    tv = TaskVectors(task, ["q1", "q2"], vectors[:2], ["c1", "c2"], vectors,
+                     np.array([0, 0, 1, 1]), {"q1": [1], "q2": [3]})  # fmt: skip
+    trimmed = without_records(tv, {"q1"})
+    assert trimmed.owner.tolist() == [0, 1, 1]
+    np.testing.assert_array_equal(trimmed.documents, vectors[[0, 2, 3]])
+    assert trimmed.masked == {"q1": [], "q2": [2]}
+    pairs, ignore = trimmed.pairs({"q2"})
+    assert 2 not in pairs[:, 1].tolist() and [1, 2] in ignore.tolist()
