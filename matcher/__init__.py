@@ -93,7 +93,7 @@ from .ranking import (
     strength_of,
     timing_of,
 )
-from .recommender import Recommender, calibration_path, ranker_path
+from .recommender import Recommender, adapter_dir, calibration_path, ranker_path
 from .records import parse_call, parse_organisation, parse_project, to_record
 from .roles import (
     LOCAL_OPERATOR,
@@ -252,6 +252,7 @@ __all__ = [
     "View",
     "Visibility",
     "__version__",
+    "adapter_dir",
     "adapter_path",
     "assess",
     "authenticate",

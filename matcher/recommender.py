@@ -128,7 +128,8 @@ class Recommender:
             stored = store.entities(kind)
             one = collapse(stored, with_facts(stored, documents), clusters)
             parts[kind] = (one.entities, one.documents, index, manifest, one.members)
-        collections = Collections(parts, adapter=load_adapter(adapter_path(models_dir), model))
+        adapters = {kind: load_adapter(adapter_dir(models_dir, kind), model) for kind in EntityKind}
+        collections = Collections(parts, adapters)
         if not lazy:
             collections.build_all()
         if scorers is None:
@@ -507,6 +508,13 @@ def _load_index(
         database_id=store.database_id,
         database=store.location,
     )
+
+
+def adapter_dir(models_dir: Path, kind: EntityKind) -> Path:
+    """Where the linear adapter that candidates of this kind are read through is saved (see
+    `python -m bench.train`): partners' (also for projects, which are scored as partners are)
+    and calls'."""
+    return adapter_path(models_dir) / ("calls" if kind is EntityKind.CALL else "partners")
 
 
 def calibration_path(models_dir: Path) -> Path:

@@ -300,13 +300,17 @@ records merged into each entity (see `clusters.collapse`)."""
 
 class Collections(Mapping[EntityKind, Loaded]):
     """The collection of each entity kind, built when first asked for, so that a command that
-    ranks partners never fits the calls' lexical indexes; each reads dense evidence through
-    `adapter` too, where one is given. Ids, entities and manifests are
+    ranks partners never fits the calls' lexical indexes; each reads dense evidence through its
+    kind's adapter too, where one is given. Ids, entities and manifests are
     answered without building anything. Safe to share between threads."""
 
-    def __init__(self, parts: Mapping[EntityKind, Parts], adapter: Adapter | None = None) -> None:
+    def __init__(
+        self,
+        parts: Mapping[EntityKind, Parts],
+        adapters: Mapping[EntityKind, Adapter | None] | None = None,
+    ) -> None:
         self._parts = dict(parts)
-        self._adapter = adapter
+        self._adapters = dict(adapters or {})
         self._built: dict[EntityKind, Loaded] = {}
         self._lock = threading.Lock()
         self._by_id = {
@@ -324,7 +328,7 @@ class Collections(Mapping[EntityKind, Loaded]):
                 built = self._built.get(kind)
                 if built is None:
                     built = Loaded(kind, *self._parts[kind])
-                    built.set_adapter(self._adapter)
+                    built.set_adapter(self._adapters.get(kind))
                     self._built[kind] = built
         return built
 
