@@ -71,14 +71,18 @@ class TaskVectors:
 
     def pairs(self, queries: set[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Training pairs (query row, document row of a relevant candidate) of these queries,
-        and the (query row, document row) pairs to ignore: each query's own records."""
+        and the (query row, document row) pairs to ignore: each query's own records, and the
+        records of every query left out of training (leave-one-out tasks)."""
         position = {c: i for i, c in enumerate(self.candidate_ids)}
         docs_of = [np.flatnonzero(self.owner == i) for i in range(len(self.candidate_ids))]
+        # Records of queries outside the training set are never shown: their text is the query
+        # itself, and an adapter trained on them would have seen the held-out query.
+        unseen = {d for q, docs in self.masked.items() if q not in queries for d in docs}
         pairs, ignore = [], []
         for row, query in enumerate(self.query_ids):
             if query not in queries:
                 continue
-            own = set(self.masked.get(query, ()))
+            own = set(self.masked.get(query, ())) | unseen
             ignore += [(row, d) for d in sorted(own)]
             for candidate, grade in self.task.qrels.get(query, {}).items():
                 if candidate not in position:
@@ -241,14 +245,18 @@ def run(
     by_name = {tv.task.name: tv for tv in training}
     rows: dict[str, list[str]] = {"own": []}
     rows.update(training_sets(list(by_name)))
+    own: dict[str, Callable[[str], LinearAdapter]] = {}
     for row, names in rows.items():
         started = time.perf_counter()
         if row == "own":
-            fitted = {
+            own = {
                 tv.task.name: fit_adapters([by_name[tv.task.name]], folds)
                 for tv in scored
                 if tv.task.name in by_name
             }
+            fitted = own
+        elif len(names) == 1 and names[0] in own:
+            fitted = {tv.task.name: own[names[0]] for tv in scored}
         else:
             shared = fit_adapters([by_name[n] for n in names], folds)
             fitted = {tv.task.name: shared for tv in scored}

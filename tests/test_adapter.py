@@ -136,7 +136,8 @@ def test_an_unfitted_adapter_cannot_be_saved(tmp_path):
 @pytest.mark.skipif(not (BENCH / "manifest.json").exists(), reason="no benchmark data")
 def test_training_pairs_of_the_benchmark_never_show_a_query_its_own_record():
     """trialpartner's leave-one-out rule, on the real dev files: a query's own record is in the
-    profiles of its relevant organisations, and must be neither a pair nor a negative."""
+    profiles of its relevant organisations, and must be neither a pair nor a negative; nor may
+    the record of a query held out of training (its text is the query's)."""
     from bench.adapter import TaskVectors
     from bench.tasks import entities, load_tasks
 
@@ -152,8 +153,12 @@ def test_training_pairs_of_the_benchmark_never_show_a_query_its_own_record():
             masked.setdefault(title, []).append(row)
     empty = np.zeros((0, 2), np.float32)
     tv = TaskVectors(task, query_ids, empty, [c.id for c in candidates], empty, owner, masked)
-    pairs, ignore = tv.pairs(set(query_ids[:100]))
+    training = set(query_ids[:100])
+    pairs, ignore = tv.pairs(training)
     assert len(pairs) and len(ignore)
+    held_out = set(query_ids) - training
     for q, d in pairs.tolist():
         assert titles[d] != query_ids[q]
-    assert all(titles[d] == query_ids[q] for q, d in ignore.tolist())
+        assert titles[d] not in held_out
+    assert all(titles[d] == query_ids[q] or titles[d] in held_out for q, d in ignore.tolist())
+    assert {titles[d] for _, d in ignore.tolist()} >= held_out & set(titles)
