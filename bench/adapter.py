@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matcher import DocumentEncoder, LinearAdapter, Store
+from matcher import DocumentEncoder, EntityKind, LinearAdapter, Store
 from matcher.vectors.embedding import Matrix, normalise
 
 from .evaluation import evaluate_task
@@ -45,8 +45,11 @@ log = logging.getLogger("bench.adapter")
 
 PARAMS: dict[str, Any] = {}
 """Hyperparameters of the adapters fitted here, over LinearAdapter's defaults."""
-SERVICE_TASKS = ("call", "opencall")
-"""The tasks whose pairs train the adapter that `python -m bench.train` saves for the service."""
+SERVICE_TASKS = {EntityKind.ORGANISATION: ("trialpartner",), EntityKind.CALL: ("call", "opencall")}
+"""By candidate kind, the tasks whose pairs train the adapter that `python -m bench.train` saves
+for the service: for partners the task closest to the hub's users (as the ranker's); for calls
+both call tasks (call+opencall measured best on opencall's unseen projects after opencall alone,
+and far better than call alone)."""
 IGNORE_PARTIAL = False
 """Whether a candidate judged relevant but below the binary threshold (call: another topic of
 the funded call) is left out of the query's softmax instead of counting as a negative."""

@@ -15,9 +15,11 @@ queries) of trialpartner (partners) and opencall (calls). Platt and isotonic are
 the one with the lower expected calibration error, itself cross-fitted, is kept. The reliability
 tables are printed, and written with --report as JSON.
 
-Last, fits the linear adapter on the frozen vectors (matcher/vectors/adapter.py) on every pair
-of the tasks in `bench.adapter.SERVICE_TASKS` and saves it in OUT/adapter with its manifest
-(model, tasks, hash of the training files); `python -m bench.adapter` measures it.
+Last, fits the linear adapters on the frozen vectors (matcher/vectors/adapter.py), one per
+candidate kind on every pair of its tasks in `bench.adapter.SERVICE_TASKS` (partners:
+trialpartner; calls: call and opencall), and saves them in OUT/adapter/partners and
+OUT/adapter/calls with their manifests (model, tasks, hash of the training files);
+`python -m bench.adapter` measures them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from matcher import (
     DEFAULT_SCORER,
     EntityKind,
     LinearScorer,
-    adapter_path,
+    adapter_dir,
     calibration_path,
     ranker_path,
     save_scorer,
@@ -95,21 +97,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train_adapter(directory: Path, out: Path, model: str, cache: Path | None) -> None:
-    """Fit the service's adapter on every pair of SERVICE_TASKS in `directory`, and save it."""
-    parts = adapters.load(directory, list(adapters.SERVICE_TASKS), model, cache)
-    if not parts:
-        return
-    fitted = adapters.fit_adapters(parts, folds=0)(parts[0].query_ids[0])
-    manifest = {
-        "name": "adapter",
-        "model": model,
-        "tasks": [p.task.name for p in parts],
-        "train_dir": directory.name,
-        "train_hash": data_hash(directory),
-    }
-    fitted.save(adapter_path(out), manifest)
-    print(f"{adapter_path(out)}: {fitted.W_.shape[0]}-d adapter on {', '.join(manifest['tasks'])}")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    """Fit each candidate kind's adapter on every pair of its tasks in `directory`
+    (`bench.adapter.SERVICE_TASKS`) and save it where the service reads it (`adapter_dir`)."""
+    for kind, names in adapters.SERVICE_TASKS.items():
+        parts = adapters.load(directory, list(names), model, cache)
+        if not parts:
+            continue
+        fitted = adapters.fit_adapters(parts, folds=0)(parts[0].query_ids[0])
+        manifest = {
+            "name": f"{kind.value} adapter",
+            "model": model,
+            "tasks": [p.task.name for p in parts],
+            "train_dir": directory.name,
+            "train_hash": data_hash(directory),
+        }
+        path = adapter_dir(out, kind)
+        fitted.save(path, manifest)
+        print(f"{path}: {fitted.W_.shape[0]}-d adapter on {', '.join(manifest['tasks'])}")
