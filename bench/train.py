@@ -42,11 +42,12 @@ from matcher import (
 
 from . import adapter as adapters
 from .calibrate import calibrate, print_report, write_calibrations
-from .pipeline import TaskRun, prepare, train_scorers
+from .pipeline import TaskRun, attach_adapters, prepare, train_scorers
 from .tasks import DEFAULT_DIR, data_hash, load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"partners": "trialpartner", "calls": "opencall"}
+FOLDS = 5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tasks = load_tasks(args.dir, list(SOURCES.values()))
         runs = {t.name: prepare(t, Path(tmp), args.model, args.cache) for t in tasks}
+        # The partners ranker learns its adapted features from rows read through adapters
+        # cross-fitted by query (as bench.quality scores them); the service reads through the
+        # adapter fitted on every pair (train_adapter below). Calls keep the default scorer,
+        # which weighs no adapted feature.
+        partners = [runs[SOURCES["partners"]]] if SOURCES["partners"] in runs else []
+        attach_adapters(partners, args.dir, True, FOLDS, args.model, args.cache)
         scorers: dict[str, list[tuple[TaskRun, LinearScorer | None]]] = {}
         for kind, entity in (("partners", EntityKind.ORGANISATION),):
             run = runs.get(SOURCES[kind])
@@ -114,3 +121,7 @@ def train_adapter(directory: Path, out: Path, model: str, cache: Path | None) ->
         path = adapter_dir(out, kind)
         fitted.save(path, manifest)
         print(f"{path}: {fitted.W_.shape[0]}-d adapter on {', '.join(manifest['tasks'])}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
