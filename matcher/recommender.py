@@ -331,11 +331,14 @@ class Recommender:
         features = target.features(query)
         language = self.multilingual.language(text) if self.multilingual else None
         if self.multilingual is not None and language is not None:
+            # The trained rankers weigh mostly lexical evidence, which does not cross
+            # languages: such a pair is scored by the default scorer (dense similarity first),
+            # read through that scorer's own calibration.
             features = self.multilingual.features(target, text, features)
             unreadable = self.unmatchable(text, target, features, words=False)
             ranking = self._top(
                 query, target, features, k, mask, explain,
-                stage=profile.stage, unreadable=unreadable,
+                scorer=DEFAULT_SCORER, stage=profile.stage, unreadable=unreadable,
             )  # fmt: skip
             notice = unreadable or self.multilingual.notice(language)
             return replace(ranking, notice=notice)
