@@ -64,7 +64,7 @@ fuzz: $(STAMP)
 # database (SQLite and PostgreSQL: 32 kills), then check that nothing acknowledged was lost and
 # nothing half-written shows.
 crash: $(STAMP)
-	CRASH_POINTS=16 CRASH_REPORT=var/crash-report.json $(BIN)/pytest tests/test_crash.py -q
+	CRASH_POINTS=20 CRASH_REPORT=var/crash-report.json $(BIN)/pytest tests/test_crash.py -q
 	@echo "each kill and what it left: var/crash-report.json"
 
 bench-build: $(STAMP)

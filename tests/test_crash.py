@@ -36,7 +36,7 @@ build after the import among its saves (as 2), (5) B's load (uniformly over A's 
 load), (6) B's build (uniformly over A's uninterrupted build), (7) the import (over an
 uninterrupted import) and (8) the build after it (as 6): A and B are alike in size and texts,
 and the import's texts are cached but for a couple. CRASH_POINTS kill points per database
-(default 2, the first two aims; 4 adds the import's; `make crash` runs 16); CRASH_REPORT names a
+(default 2, the first two aims; 4 adds the import's; `make crash` runs 20); CRASH_REPORT names a
 JSON file for the observations (each kill point, and a summary per database), which are printed
 too (`pytest -s`).
 """
