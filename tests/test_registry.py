@@ -169,11 +169,27 @@ def test_reasons_name_the_facts_that_counted(registered, embedder):
         (lead,) = [m for m in r.partners_for("P-REG").matches if m.id == "O-LEAD"]
         assert lead.reasons is not None
         record = lead.reasons.track_record
-        assert record == "ran 2 trials with MSC-FFM in GvHD since 2015, 1 as lead"
-        assert lead.reasons.summary.startswith("Ran 2 trials with MSC-FFM in GvHD")
+        assert record == "took part in 2 trials with MSC-FFM in GvHD since 2015, 1 as lead"
+        assert lead.reasons.summary.startswith("Took part in 2 trials with MSC-FFM in GvHD")
         # The reverse direction tells the same record.
         (back,) = [m for m in r.projects_for("O-LEAD").matches if m.id == "P-REG"]
         assert back.reasons is not None and back.reasons.track_record == record
         # Nothing registered that meets the project: nothing said.
         (knee,) = [m for m in r.partners_for("P-REG").matches if m.id == "O-OTHER"]
         assert knee.reasons is not None and knee.reasons.track_record == ""
+
+
+def test_a_track_record_in_words():
+    from matcher.domain import Facts
+    from matcher.ranking.registry import query_side, track_record
+
+    side = query_side(None, "MSC-FFM for acute GvHD", (2,), dt.date(2024, 1, 1))
+    led = [
+        Facts((2,), dt.date(2019, 3, 1), None, ("GvHD",), ("Biological: MSC-FFM",), "lead"),
+        Facts((2,), dt.date(2021, 6, 1), None, ("Acute GvHD",), ("MSC-FFM",), "lead"),
+        Facts((2,), dt.date(2022, 1, 1), None, ("GvHD",), ("MSC-FFM",), "lead"),
+        Facts((1,), dt.date(2010, 1, 1), None, ("Crohn Disease",), ("infliximab",), "lead"),
+    ]
+    assert track_record(led, side) == "ran 3 phase II trials with MSC-FFM in GvHD since 2019"
+    assert track_record(led[3:], side) == ""
+    assert track_record(led, None) == ""

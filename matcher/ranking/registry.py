@@ -11,6 +11,7 @@ words of the text that the collection's registry vocabulary knows.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -184,20 +185,29 @@ def track_record(facts: Sequence[Facts | None], side: QuerySide | None) -> str:
     phase = ""
     if side.phases and len(phased) == len(related):
         phase = _ROMAN_PHASES[min(set(related[0].phases) & set(side.phases))] + " "
-    words = [f"{'ran' if trials else 'took part in'} {len(related)} {phase}{noun}"]
+    led = sum(1 for f in related if f.role in LEADING_ROLES)
+    verb = "ran" if trials and led == len(related) else "took part in"
+    words = [f"{verb} {len(related)} {phase}{noun}"]
     words[0] += "s" if len(related) > 1 else ""
     if named["interventions"]:
-        words.append(f"with {_most_common(named['interventions'])}")
+        words.append(f"with {_TYPE.sub('', _most_common(named['interventions']))}")
     if named["conditions"]:
         words.append(f"in {_most_common(named['conditions'])}")
     years = [f.start.year for f in related if f.start]
     if years:
         words.append(f"since {min(years)}" if len(related) > 1 else f"in {years[0]}")
     text = " ".join(words)
-    led = sum(1 for f in related if f.role in LEADING_ROLES)
-    if led:
-        text += ", all as lead" if led == len(related) > 1 else f", {led} as lead"
+    if led and led < len(related):
+        text += f", {led} as lead"
     return text
+
+
+_TYPE = re.compile(
+    r"^(biological|drug|genetic|device|procedure|behavioral|radiation|dietary supplement|"
+    r"combination product|diagnostic test|other)\s*:\s*",
+    re.IGNORECASE,
+)
+"""ClinicalTrials.gov's intervention type before a name ('Biological: BPX-MSC')."""
 
 
 def _most_common(names: list[str]) -> str:
