@@ -124,7 +124,8 @@ def attach_adapters(
     runs: list[TaskRun], train_dir: Path, same: bool, folds: int, model: str, cache: Path | None
 ) -> None:
     """Give each run its linear adapters: learned on TRAIN's pairs, cross-fitted by query over
-    `folds` folds when TRAIN is the scored directory (as the ranker is), else one adapter."""
+    `folds` folds when TRAIN is the scored directory (as the ranker is), else one adapter; none
+    for a task whose metric orders each candidate's queries."""
     from . import adapter as adapters
 
     def sources(run: TaskRun) -> tuple[str, ...]:
@@ -134,7 +135,10 @@ def attach_adapters(
     parts = {tv.task.name: tv for tv in adapters.load(train_dir, names, model, cache)}
     for run in runs:
         wanted = [parts[name] for name in sources(run) if name in parts]
-        if not wanted:
+        if not wanted or run.task.orders_candidates:
+            # The adapter learns each query's order of candidates (a softmax per query); a
+            # metric that orders each candidate's queries (expert's loss) it does not serve:
+            # with it, expert's R@10 rose 0.781 -> 0.858 and its loss worsened 0.212 -> 0.227.
             continue
         log.info("%s: fitting adapters on %s", run.task.name, [p.task.name for p in wanted])
         if not (same and folds > 0 and any(p.task.leave_one_out for p in wanted)):
