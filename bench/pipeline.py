@@ -58,7 +58,7 @@ class TaskRun:
     recommender: Recommender
     masks: dict[str, list[int]]
     _features: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
-    adapter_for: Callable[[str], LinearAdapter] | None = None
+    adapter_for: Callable[[str], LinearAdapter | None] | None = None
     """The linear adapter each query's dense evidence is read through (cross-fitted like the
     ranker); None: no adapter (the adapted features equal the frozen ones)."""
 
@@ -141,8 +141,9 @@ def attach_adapters(
             # with it, expert's R@10 rose 0.781 -> 0.858 and its loss worsened 0.212 -> 0.227.
             continue
         log.info("%s: fitting adapters on %s", run.task.name, [p.task.name for p in wanted])
-        if not (same and folds > 0 and any(p.task.leave_one_out for p in wanted)):
-            run.adapter_for = adapters.fit_adapters(wanted, folds if same else 0)
+        if not (same and folds > 0):
+            one = fit_if_any(wanted, lambda query: True)
+            run.adapter_for = lambda query, one=one: one
             continue
         # Leave-one-out: a query's own record is a profile line of its relevant candidates,
         # so an adapter that trained on those lines (as other queries' positives) would have
@@ -151,9 +152,19 @@ def attach_adapters(
         fitted = {}
         for fold in range(folds):
             held = {q for p in wanted for q in p.query_ids if fold_of(q, folds) == fold}
-            trimmed = [without_records(p, held) for p in wanted]
-            fitted[fold] = adapters.fit_adapter(trimmed, lambda q, held=held: q not in held)
+            trimmed = [without_records(p, held) if p.task.leave_one_out else p for p in wanted]
+            fitted[fold] = fit_if_any(trimmed, lambda q, held=held: q not in held)
         run.adapter_for = lambda query, fitted=fitted: fitted[fold_of(query, folds)]
+
+
+def fit_if_any(parts: list[TaskVectors], queries: Callable[[str], bool]) -> LinearAdapter | None:
+    """An adapter fitted on the pairs of these queries; None where they have none (a tiny
+    benchmark's fold): the adapted features then equal the frozen ones."""
+    from . import adapter as adapters
+
+    if not any(len(p.pairs({q for q in p.query_ids if queries(q)})[0]) for p in parts):
+        return None
+    return adapters.fit_adapter(parts, queries)
 
 
 def without_records(tv: TaskVectors, queries: set[str]) -> TaskVectors:

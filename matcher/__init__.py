@@ -19,6 +19,7 @@ from .access import (
     set_password,
     update_user,
 )
+from .artefacts import adapter_dir, calibration_path, ranker_path
 from .build import BuildProgress, KindReport, build_indexes, index_dir, rebuild_from_cache
 from .domain import (
     Budget,
@@ -93,7 +94,7 @@ from .ranking import (
     strength_of,
     timing_of,
 )
-from .recommender import Recommender, adapter_dir, calibration_path, ranker_path
+from .recommender import Recommender
 from .records import parse_call, parse_organisation, parse_project, to_record
 from .roles import (
     LOCAL_OPERATOR,

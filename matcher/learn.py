@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from .artefacts import calibration_path, ranker_path
 from .domain import EntityKind
 from .errors import NotFound
 from .matches import Target
@@ -31,7 +32,7 @@ from .ranking.features import FEATURES
 from .ranking.learning import Learned, base_of, grade_of, learn_from_feedback
 from .ranking.scorer import LinearScorer
 from .ranking.versions import install_ranker
-from .recommender import Recommender, calibration_path, ranker_path
+from .recommender import Recommender
 from .store import Store
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .build import index_dir
+from .artefacts import adapter_dir, calibration_path, load_index, ranker_path
 from .domain import (
     CallStatus,
     Entity,
@@ -52,28 +52,15 @@ from .ranking.crosslingual import CrossLingual
 from .ranking.eligibility import Outcome, assess
 from .ranking.explain import Explainer
 from .ranking.facets import text_facets
-from .ranking.features import FEATURES
-from .ranking.lexical import tokens
+from .ranking.readable import unmatchable
 from .ranking.registry import query_side
 from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer
-from .store import Store, StoredDocument
-from .vectors.adapter import adapter_path, load_adapter
+from .store import Store
+from .vectors.adapter import load_adapter
 from .vectors.embedding import DocumentEncoder, Matrix
-from .vectors.index import Manifest, VectorIndex
+from .vectors.index import Manifest
 
 log = logging.getLogger(__name__)
-
-
-MIN_KNOWN_WORDS = 3
-"""A pasted text needs at least this many words the collection also uses to be matched..."""
-MIN_KNOWN_SHARE = 0.4
-"""...and at least this share of its words: below either, it is too short, gibberish or in a
-language the model does not read, and every match is weak."""
-OFF_TOPIC_SIMILARITY = 0.35
-"""A text none of whose candidates' documents reaches this cosine (MiniLM) is about something
-else: on the demo, ten research abstracts reach 0.43 to 0.83 against every kind, while texts
-about football, furniture, weather or language models stay under 0.32."""
-_DENSE_MAX = FEATURES.index("dense_max")
 
 
 class Recommender:
@@ -123,7 +110,7 @@ class Recommender:
         model = encoder.embedder.name
         for kind in EntityKind:
             documents = store.documents(kind)
-            index, manifest = _load_index(store, models_dir, kind, encoder.embedder.name, documents)
+            index, manifest = load_index(store, models_dir, kind, encoder.embedder.name, documents)
             clusters = store.org_clusters() if kind is EntityKind.ORGANISATION else {}
             stored = store.entities(kind)
             one = collapse(stored, with_facts(stored, documents), clusters)
@@ -150,7 +137,7 @@ class Recommender:
         """Raise IndexNotBuilt or StaleIndex, with the command to run, where `open` would; without
         building the in-memory collections (for a quick check before a server starts)."""
         for kind in EntityKind:
-            _load_index(store, models_dir, kind, model, store.documents(kind))
+            load_index(store, models_dir, kind, model, store.documents(kind))
 
     def scorer(self, kind: EntityKind) -> LinearScorer:
         """The scorer for pairs of a project with this kind (a trained ranker, or the default)."""
@@ -335,7 +322,7 @@ class Recommender:
             # languages: such a pair is scored by the default scorer (dense similarity first),
             # read through that scorer's own calibration.
             features = self.multilingual.features(target, text, features)
-            unreadable = self.unmatchable(text, target, features, words=False)
+            unreadable = unmatchable(text, target, features, words=False)
             ranking = self._top(
                 query, target, features, k, mask, explain,
                 scorer=DEFAULT_SCORER, stage=profile.stage, unreadable=unreadable,
@@ -344,33 +331,8 @@ class Recommender:
             return replace(ranking, notice=notice)
         return self._top(
             query, target, features, k, mask, explain,
-            stage=profile.stage, unreadable=self.unmatchable(text, target, features),
+            stage=profile.stage, unreadable=unmatchable(text, target, features),
         )  # fmt: skip
-
-    def unmatchable(
-        self, text: str, target: Loaded, features: Matrix, *, words: bool = True
-    ) -> str:
-        """Empty when the text can be matched against the collection; otherwise why not: too
-        few words the collection also uses (too short, gibberish, or a language the model does
-        not read), or no candidate about its topic at all. Without `words` (a text matched
-        across languages, whose words the collection cannot share), only the topic counts."""
-        tokens_ = [t for t in tokens(text) if t.isalpha()] if words else []
-        vocabulary = target.lexical.vocab_ if target.lexical is not None else {}
-        known = sum(1 for w in tokens_ if w in vocabulary)
-        if words and (known < MIN_KNOWN_WORDS or known < MIN_KNOWN_SHARE * len(tokens_)):
-            return (
-                f"Nothing fits this text: only {known} of its {len(tokens_)} words occur in the "
-                f"hub's {target.kind.value}s. It may be too short, not a research text, or in a "
-                "language the model does not read (it reads English); every match below is weak."
-            )
-        closest = float(features[:, _DENSE_MAX].max()) if len(features) else 0.0
-        if closest < OFF_TOPIC_SIMILARITY:
-            return (
-                f"Nothing fits this text: no {target.kind.value} in the hub is about its topic "
-                f"(the closest text is {closest:.2f} similar; related texts reach "
-                f"{OFF_TOPIC_SIMILARITY} or more); every match below is weak."
-            )
-        return ""
 
     def warm_sentences(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Embed every stored sentence not cached yet (an index built without sentences), so
@@ -498,34 +460,3 @@ UNREADABLE_CAP = GOOD / 2
 UNCALIBRATED = Calibration("platt", a=4.0, b=-4.0, manifest={"name": "uncalibrated"})
 """Used for a scorer with no fitted calibration (a ranker trained without `bench.train`): a
 fixed logistic curve, so scores stay in [0, 1], but they are not probabilities."""
-
-
-def _load_index(
-    store: Store, models_dir: Path, kind: EntityKind, model: str, documents: list[StoredDocument]
-) -> tuple[VectorIndex, Manifest]:
-    return VectorIndex.load(
-        index_dir(models_dir, kind),
-        kind=kind.value,
-        model=model,
-        data_hash=store.data_hash(kind, documents),
-        database_id=store.database_id,
-        database=store.location,
-    )
-
-
-def adapter_dir(models_dir: Path, kind: EntityKind) -> Path:
-    """Where the linear adapter that candidates of this kind are read through is saved (see
-    `python -m bench.train`): partners' (also for projects, which are scored as partners are)
-    and calls'."""
-    return adapter_path(models_dir) / ("calls" if kind is EntityKind.CALL else "partners")
-
-
-def calibration_path(models_dir: Path) -> Path:
-    """Where the calibrations of the scorers are saved (see `python -m bench.train`)."""
-    return Path(models_dir) / "ranker" / "calibration.json"
-
-
-def ranker_path(models_dir: Path, kind: EntityKind) -> Path:
-    """Where the trained ranker for pairs of a project with this kind is saved."""
-    name = "partners" if kind is EntityKind.ORGANISATION else "calls"
-    return Path(models_dir) / "ranker" / f"{name}.json"

@@ -24,7 +24,8 @@ def test_ranker_follows_scikit_learn(estimator, check):
 def training_data(n=400, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, len(FEATURES))).astype(np.float32)
-    y = (X[:, 0] + 0.5 * X[:, 3] + rng.normal(scale=0.3, size=n) > 0).astype(int)
+    dense, lexical = FEATURES.index("dense_max"), FEATURES.index("lexical")
+    y = (X[:, dense] + 0.5 * X[:, lexical] + rng.normal(scale=0.3, size=n) > 0).astype(int)
     return X, y
 
 

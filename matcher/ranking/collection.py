@@ -15,6 +15,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from ..domain import Entity, EntityKind, FundingCall, Organisation, Project
+from ..errors import IndexNotBuilt
 from ..facts import stage_phases
 from ..store import StoredDocument
 from ..vectors.embedding import Matrix, normalise
@@ -173,6 +174,15 @@ class Loaded:
     def adapt(self, vectors: Matrix) -> Matrix:
         """Query-side vectors in the adapted space."""
         return self.adapter.transform(vectors) if self.adapter and len(vectors) else vectors
+
+    def lexical_indexes(
+        self,
+    ) -> tuple[LexicalIndex, LexicalIndex, TfidfIndex, DocumentTfidfIndex]:
+        """BM25 over entities and documents, TF-IDF over entities and documents. Raises
+        IndexNotBuilt for a collection without documents."""
+        if not (self.lexical and self.doc_lexical and self.tfidf and self.doc_tfidf):
+            raise IndexNotBuilt(f"The {self.kind.value} collection has no lexical indexes.")
+        return self.lexical, self.doc_lexical, self.tfidf, self.doc_tfidf
 
     def side_of(self, position: int) -> QuerySide:
         """What an entity brings as the project side of a pair: its registry facts (a

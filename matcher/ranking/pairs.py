@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import IndexNotBuilt
 from ..vectors.embedding import normalise
 
 if TYPE_CHECKING:
@@ -127,10 +126,7 @@ class Forward:
     # ------------------------------------------------------------------ lexical
 
     def _indexes(self) -> tuple[LexicalIndex, LexicalIndex, TfidfIndex, DocumentTfidfIndex]:
-        c = self.c
-        if not (c.lexical and c.doc_lexical and c.tfidf and c.doc_tfidf):
-            raise IndexNotBuilt(f"The {c.kind.value} collection has no lexical indexes.")
-        return c.lexical, c.doc_lexical, c.tfidf, c.doc_tfidf
+        return self.c.lexical_indexes()
 
     @cached_property
     def lexical(self) -> Vector:
@@ -246,10 +242,7 @@ class Reverse:
         return normalise(sums)
 
     def indexes(self) -> tuple[LexicalIndex, LexicalIndex, TfidfIndex, DocumentTfidfIndex]:
-        c = self.c
-        if not (c.lexical and c.doc_lexical and c.tfidf and c.doc_tfidf):
-            raise IndexNotBuilt(f"The {c.kind.value} collection has no lexical indexes.")
-        return c.lexical, c.doc_lexical, c.tfidf, c.doc_tfidf
+        return self.c.lexical_indexes()
 
     @property
     def texts(self) -> list[str]:
