@@ -181,7 +181,7 @@ def test_reasons_name_the_facts_that_counted(registered, embedder):
 
 def test_a_track_record_in_words():
     from matcher.domain import Facts
-    from matcher.ranking.registry import query_side, track_record
+    from matcher.ranking.registry import RegistryIndex, query_side, track_record
 
     side = query_side(None, "MSC-FFM for acute GvHD", (2,), dt.date(2024, 1, 1))
     led = [
@@ -190,6 +190,14 @@ def test_a_track_record_in_words():
         Facts((2,), dt.date(2022, 1, 1), None, ("GvHD",), ("MSC-FFM",), "lead"),
         Facts((1,), dt.date(2010, 1, 1), None, ("Crohn Disease",), ("infliximab",), "lead"),
     ]
-    assert track_record(led, side) == "ran 3 phase II trials with MSC-FFM in GvHD since 2019"
-    assert track_record(led[3:], side) == ""
-    assert track_record(led, None) == ""
+    meets = [True, True, True, False]
+    assert track_record(led, meets, side) == "ran 3 phase II trials with MSC-FFM in GvHD since 2019"
+    assert track_record(led[3:], meets[3:], side) == ""
+    assert track_record(led, meets, None) == ""
+    # A document that shares only a generic word with a long text does not count.
+    text = query_side(None, "A liver-directed AAV5 vector for haemophilia A", (), None)
+    aav8 = [Facts((1,), dt.date(2022, 1, 1), None, ("Retinal Dystrophy",),
+                  ("Genetic: HLX-201 (Subretinal AAV8 vector)",), "lead")]  # fmt: skip
+    index = RegistryIndex(aav8)
+    assert index.meets(text, [0]) == [False]
+    assert track_record(aav8, index.meets(text, [0]), text) == ""

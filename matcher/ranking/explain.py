@@ -87,8 +87,11 @@ class Explainer:
     ) -> Reasons:
         candidate = target.entities[position]
         if reverse_of is None:
+            docs = target.entity_docs(position).tolist()
             record = track_record(
-                [target.doc_facts[i] for i in target.entity_docs(position)], query.side
+                [target.doc_facts[i] for i in docs],
+                target.registry.meets(query.side, docs),
+                query.side,
             )
             terms = _lexical(target).shared_terms(query.text, position)
             sentences = self._best_sentences(
@@ -97,8 +100,9 @@ class Explainer:
         else:
             source, source_position = reverse_of
             side = target.side_of(position) if target.kind is EntityKind.PROJECT else None
+            docs = source.entity_docs(source_position).tolist()
             record = track_record(
-                [source.doc_facts[i] for i in source.entity_docs(source_position)], side
+                [source.doc_facts[i] for i in docs], source.registry.meets(side, docs), side
             )
             terms = _lexical(source).shared_terms(target.texts[position], source_position)
             sentences = self._best_sentences(

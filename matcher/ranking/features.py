@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .pairs import Forward, Reverse, Vector
-from .registry import YEARS_SCALE, share
+from .registry import MENTIONS, YEARS_SCALE, share
 
 if TYPE_CHECKING:
     from .collection import Loaded
@@ -117,10 +117,6 @@ def _group_lexical_reverse(r: Reverse) -> Vector:
 # ---------------------------------------------------------------------- registry facts
 # The project side's facts (or its text, stage and date) against each document's facts; a
 # document left out of a profile takes its facts with it.
-
-
-MENTIONS = 0.3
-"""The cosine from which a document counts as on the project's interventions or conditions."""
 
 
 def _names(kind: str) -> Feature.Pair:

@@ -84,6 +84,8 @@ class _Vocabulary:
         df = np.bincount(cols, minlength=max(1, len(vocabulary))).astype(np.float32)
         self.idf = (np.log((len(sets) + 1) / (df + 1)) + 1).astype(np.float32)
         weighted = counts.multiply(self.idf).tocsr()
+        self.counts = counts
+        self.mass = np.asarray(weighted.sum(axis=1), dtype=np.float32).ravel()
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         self.matrix = sp.diags(1 / np.maximum(norms, 1e-12)).dot(weighted).tocsr()
 
@@ -97,6 +99,19 @@ class _Vocabulary:
             out /= np.float32(norm)
         return out
 
+    def coverage(self, query: set[str]) -> Vector:
+        """Per document, the share of its words' IDF mass that the query has: how much of a
+        product's or a condition's name the project names (0 for a document without names)."""
+        wanted = np.zeros(self.matrix.shape[1], dtype=np.float32)
+        for t in query:
+            if t in self.ids:
+                wanted[self.ids[t]] = self.idf[self.ids[t]]
+        shared = np.asarray(self.counts @ wanted, dtype=np.float32).ravel()
+        out: Vector = np.where(self.mass > 0, shared / np.maximum(self.mass, 1e-12), 0.0).astype(
+            np.float32
+        )
+        return out
+
     def scores(self, query: set[str]) -> Vector:
         """Per document, the cosine of its words with the query's."""
         return np.asarray(self.matrix @ self.vector(query), dtype=np.float32).ravel()
@@ -108,6 +123,15 @@ class _Vocabulary:
         q = np.stack([self.vector(s) for s in queries])
         out: Vector = np.asarray((self.matrix[list(docs)] @ q.T), dtype=np.float32).T
         return out
+
+
+MENTIONS = 0.3
+"""The cosine from which a document counts as on the project's interventions or conditions."""
+
+
+NAMED = 0.5
+"""The share of a document's intervention (or condition) words, by IDF, that the project must
+name for the document to count in a track record."""
 
 
 class RegistryIndex:
@@ -124,6 +148,18 @@ class RegistryIndex:
         )
         self.leading = np.array([f.role in LEADING_ROLES for f in known], dtype=bool)
         self.any = bool(any(facts))
+
+    def meets(self, side: QuerySide | None, docs: Sequence[int]) -> list[bool]:
+        """Per document of `docs`: whether the project names most of its interventions or of its
+        conditions (over NAMED of their IDF mass), so that one shared generic word ('vector')
+        does not make a trial part of a track record."""
+        if side is None or not len(docs):
+            return [False] * len(docs)
+        chosen = list(docs)
+        interventions = self.interventions.coverage(side.interventions)[chosen]
+        conditions = self.conditions.coverage(side.conditions)[chosen]
+        pairs = zip(interventions, conditions, strict=True)
+        return [bool(a > NAMED or b > NAMED) for a, b in pairs]
 
     def phase_hits(self, phases: Sequence[int]) -> tuple[Vector, Vector]:
         """Per document: whether it has a phase, and whether one of them is among `phases`."""
@@ -159,24 +195,23 @@ def share(hits: Vector, has: Vector, owner: npt.NDArray[np.int64], n: int) -> Ve
 _ROMAN_PHASES = {0: "early phase I", 1: "phase I", 2: "phase II", 3: "phase III", 4: "phase IV"}
 
 
-def track_record(facts: Sequence[Facts | None], side: QuerySide | None) -> str:
+def track_record(
+    facts: Sequence[Facts | None], meets: Sequence[bool], side: QuerySide | None
+) -> str:
     """The candidate's registered work on what the project is about, in words: 'ran 3 phase II
-    trials with MSC-FFM in GvHD since 2019, 2 as lead'. Empty where no document's
-    interventions or conditions meet the project's."""
+    trials with MSC-FFM in GvHD since 2019'. `meets` says, per document, whether its
+    interventions or conditions meet the project's (`RegistryIndex.meets`); empty where none
+    does."""
     if side is None:
         return ""
     related = []
     named: dict[str, list[str]] = {"interventions": [], "conditions": []}
-    for f in facts:
-        if not f:
+    for f, met in zip(facts, meets, strict=True):
+        if not f or not met:
             continue
-        hits = {
-            kind: [n for n in getattr(f, kind) if terms(n) & getattr(side, kind)] for kind in named
-        }
-        if hits["interventions"] or hits["conditions"]:
-            related.append(f)
-            for kind, names in hits.items():
-                named[kind] += names
+        related.append(f)
+        for kind in named:
+            named[kind] += [n for n in getattr(f, kind) if terms(n) & getattr(side, kind)]
     if not related:
         return ""
     trials = any(f.phases for f in related)
