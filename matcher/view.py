@@ -8,6 +8,7 @@ confidential project whose content it hands out.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import threading
@@ -538,14 +539,10 @@ class View:
 
     def _candidate(self, id: str) -> Entity:
         """A partner or a call the principal may see. Raises NotFound."""
-        try:
-            return self.store.get(id, EntityKind.ORGANISATION, self.scope)
-        except NotFound:
-            pass
-        try:
-            return self.store.get(id, EntityKind.CALL, self.scope)
-        except NotFound:
-            raise NotFound("organisation or call", id) from None
+        for kind in (EntityKind.ORGANISATION, EntityKind.CALL):
+            with contextlib.suppress(NotFound):
+                return self.store.get(id, kind, self.scope)
+        raise NotFound("organisation or call", id)
 
     def _may_match(self, project: Project) -> None:
         if not self.principal.may_match(project):

@@ -57,14 +57,15 @@ def query_side(
 ) -> QuerySide:
     """The project side from its own facts where it has them, else from its text (`phases` and
     `when` then come from its stage and its date)."""
+    words = terms(text)
     if facts:
         return QuerySide(
-            terms(" ".join(facts.interventions)) if facts.interventions else terms(text),
-            terms(" ".join(facts.conditions)) if facts.conditions else terms(text),
+            terms(" ".join(facts.interventions)) if facts.interventions else words,
+            terms(" ".join(facts.conditions)) if facts.conditions else words,
             facts.phases or tuple(phases),
             facts.start or when,
         )
-    return QuerySide(terms(text), terms(text), tuple(phases), when)
+    return QuerySide(words, words, tuple(phases), when)
 
 
 class _Vocabulary:

@@ -62,8 +62,7 @@ class Database:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._engine = _engine(self.url)
-            with self._engine.connect():
-                pass
+            self._engine.connect().close()  # fails here, with the reason, if unreachable
         except (SQLAlchemyError, OSError) as error:
             self.close()
             raise StoreError(
