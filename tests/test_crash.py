@@ -717,6 +717,10 @@ def test_a_load_or_import_and_build_killed_at_random_moments_lose_nothing_acknow
     # A and the CORDIS fixture, loaded, imported and built by the real commands: acknowledged.
     (tmp_path / "template").mkdir()
     template = World(tmp_path / "template", database)
+    # The store exists (in WAL mode) before the probe starts: on a file not yet in WAL mode
+    # the probe's BEGIN IMMEDIATE every 5 ms can starve the load's switch to WAL ('database
+    # is locked' after the 30 s busy timeout, seen once in CI).
+    template.run("init")
     with WriteProbe(database) as probe:
         load_s, held = template.run("load", str(a_data), probe=probe)
     template.run("import", "cordis", str(CORDIS_FIXTURE))
