@@ -15,12 +15,14 @@ import numpy.typing as npt
 from matcher import (
     DEFAULT_SCORER,
     FEATURES,
+    SHORTLIST,
     DocumentEncoder,
     EntityKind,
     LinearAdapter,
     LinearScorer,
     Ranker,
     Recommender,
+    Retrieval,
     SentenceTransformerEmbedder,
     Store,
     Target,
@@ -186,10 +188,14 @@ def without_records(tv: TaskVectors, queries: set[str]) -> TaskVectors:
 
 
 def rank_all(
-    run: TaskRun, scorer_for: Callable[[str], LinearScorer] | None
+    run: TaskRun,
+    scorer_for: Callable[[str], LinearScorer] | None,
+    retrieval: Retrieval | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Every candidate's raw score for every judged query, through the product's ranking."""
+    """Every candidate's raw score for every judged query, through the product's ranking (its
+    shortlist, or `retrieval`'s: a candidate left off the shortlist gets no score)."""
     recommender = run.recommender
+    recommender.retrieval = retrieval or SHORTLIST
     n = len(run.candidate_ids())
     out: dict[str, dict[str, float]] = {}
     for query in run.queries():
@@ -206,6 +212,18 @@ def rank_all(
         # calibrated score by it; a ranker fitted on other folds has no calibration of its own.
         out[query] = {m.id: m.raw_score for m in matches}
     return out
+
+
+def shortlist_recall(
+    shortlisted: dict[str, dict[str, float]], exhaustive: dict[str, dict[str, float]], k: int = 10
+) -> float:
+    """The mean share of each query's exhaustive top k that its shortlist kept."""
+    shares = []
+    for query, scores in exhaustive.items():
+        top = sorted(scores, key=lambda c: (-scores[c], c))[:k]
+        kept = shortlisted.get(query, {})
+        shares.append(sum(c in kept for c in top) / max(1, len(top)))
+    return sum(shares) / max(1, len(shares))
 
 
 def fold_of(query: str, folds: int) -> int:

@@ -2,6 +2,8 @@
 
     python -m bench.quality [--dir DIR] [--json OUT] [--run-dir RUNS] [--train-dir TRAIN]
                             [--scorer auto|trained|default] [--tasks a,b] [--model NAME_OR_PATH]
+                            [--retrieval shortlist|exhaustive] [--shortlist-from N]
+                            [--compare-exhaustive]
 
 DIR defaults to ../shared/data/bench/dev; any directory in that schema works. Each task is loaded
 into a temporary store as projects, organisations and calls, indexed with `matcher build`'s code,
@@ -17,6 +19,11 @@ the same way when TRAIN is DIR; `--no-adapter` leaves it out.
 Prints a table; writes JSON shaped
 {task: {slice: {n_queries, recall@10, ndcg@10, mrr}}} (plus stelmakh_loss for expert) and, with
 --run-dir, RUNS/<task>.run in TREC format (top 100 per query).
+
+Queries are ranked as the product ranks them: a collection larger than the shortlist's threshold
+has its candidates shortlisted first (`matcher.Retrieval`), and a candidate left off gets no
+score. `--compare-exhaustive` ranks every candidate as well and reports both with the
+shortlist's recall of the exhaustive top 10.
 """
 
 from __future__ import annotations
@@ -27,14 +34,24 @@ import logging
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from matcher import EntityKind, LinearScorer, load_scorer, ranker_path
+from matcher import EXHAUSTIVE, SHORTLIST, EntityKind, LinearScorer, load_scorer, ranker_path
 
 from .evaluation import evaluate_task, write_run
 from .machine import describe
-from .pipeline import TaskRun, attach_adapters, choose_scorer, prepare, rank_all, train_scorers
+from .pipeline import (
+    TaskRun,
+    attach_adapters,
+    choose_scorer,
+    prepare,
+    rank_all,
+    shortlist_recall,
+    train_scorers,
+)
 from .tasks import DEFAULT_DIR, data_hash, load_tasks
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -62,6 +79,28 @@ def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
                 f"{task:<13}{name:<15}{m['n_queries']:>6}{m['recall@10']:>8.3f}"
                 f"{m['ndcg@10']:>9.3f}{m['mrr']:>8.3f}{loss:>8}"
             )
+    return "\n".join(lines)
+
+
+def mean_size(scores: dict[str, dict[str, float]]) -> float:
+    """The mean number of candidates a query's ranking scored."""
+    return round(sum(len(s) for s in scores.values()) / max(1, len(scores)), 1)
+
+
+def comparison(compared: dict[str, dict[str, Any]]) -> str:
+    """The shortlist against exhaustive scoring, per task."""
+    lines = [
+        f"{'task':<13}{'cands':>7}{'scored':>8}{'recall':>8}   R@10 / nDCG@10 / MRR: shortlist"
+        " | exhaustive"
+    ]
+    for task, c in compared.items():
+        a, b = c["shortlist"], c["exhaustive"]
+        lines.append(
+            f"{task:<13}{c['candidates']:>7}{c['shortlisted']:>8}"
+            f"{c['recall_of_exhaustive_top10']:>8.3f}   "
+            f"{a['recall@10']:.3f} / {a['ndcg@10']:.3f} / {a['mrr']:.3f} | "
+            f"{b['recall@10']:.3f} / {b['ndcg@10']:.3f} / {b['mrr']:.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -97,7 +136,30 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="train from TRAIN even where models/ranker holds a ranker trained on it",
     )
+    parser.add_argument(
+        "--retrieval",
+        choices=("shortlist", "exhaustive"),
+        default="shortlist",
+        help="shortlist (default: the product's two-stage ranking) or exhaustive (every "
+        "candidate scored)",
+    )
+    parser.add_argument(
+        "--shortlist-from",
+        type=int,
+        default=None,
+        help=f"shortlist collections larger than this (default: the product's "
+        f"{SHORTLIST.exhaustive_below}); 0 shortlists every task",
+    )
+    parser.add_argument(
+        "--compare-exhaustive",
+        action="store_true",
+        help="also rank every candidate, print both and the shortlist's recall of the "
+        "exhaustive top 10 (written beside --json as NAME.retrieval.json)",
+    )
     args = parser.parse_args(argv)
+    retrieval = EXHAUSTIVE if args.retrieval == "exhaustive" else SHORTLIST
+    if args.shortlist_from is not None and args.retrieval == "shortlist":
+        retrieval = replace(SHORTLIST, exhaustive_below=args.shortlist_from)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     if not (args.dir / "manifest.json").exists():
@@ -107,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     only = [t for t in args.tasks.split(",") if t] or None
     started = time.perf_counter()
     results: dict[str, dict[str, dict[str, Any]]] = {}
+    compared: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         tasks = load_tasks(args.dir, only)
@@ -123,33 +186,49 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_adapter:  # the ranker learns from rows its adapters did not see
                 attach_adapters(training, train_dir, True, args.folds, args.model, args.cache)
         for run in runs:
+            scorer_for: Callable[[str], LinearScorer] | None
             if args.scorer == "default":
-                scores = rank_all(run, None)
+                scorer_for = None
             elif args.scorer.startswith("feature:"):
                 single = LinearScorer({args.scorer.split(":", 1)[1]: 1.0})
-                scores = rank_all(run, lambda query, single=single: single)
+                scorer_for = lambda query, single=single: single  # noqa: E731
             elif run.task.name in saved:
                 ranker = saved[run.task.name]
-                scores = rank_all(run, lambda query, ranker=ranker: ranker)
+                scorer_for = lambda query, ranker=ranker: ranker  # noqa: E731
             elif args.scorer == "trained":
-                scores = rank_all(run, train_scorers(training, run, args.folds if same else 0))
+                scorer_for = train_scorers(training, run, args.folds if same else 0)
             else:
                 choice = choose_scorer(training, run, args.folds, same)
                 print(
                     f"{run.task.name}: {choice.name} scorer (on {train_dir}, mean of R@10, "
                     f"nDCG@10 and MRR: trained {choice.trained:.3f}, default {choice.default:.3f})"
                 )
-                scores = rank_all(run, choice.scorer_for)
+                scorer_for = choice.scorer_for
+            scores = rank_all(run, scorer_for, retrieval)
             results[run.task.name] = evaluate_task(run.task, scores)
+            if args.compare_exhaustive:
+                full = rank_all(run, scorer_for, EXHAUSTIVE)
+                compared[run.task.name] = {
+                    "candidates": len(run.candidate_ids()),
+                    "shortlisted": mean_size(scores),
+                    "recall_of_exhaustive_top10": shortlist_recall(scores, full),
+                    "shortlist": results[run.task.name]["all"],
+                    "exhaustive": evaluate_task(run.task, full)["all"],
+                }
             if args.run_dir:
                 write_run(args.run_dir / f"{run.task.name}.run", run, scores)
             log.info("%s done", run.task.name)
     print(table(results))
+    if compared:
+        print(comparison(compared))
     seconds = time.perf_counter() - started
     print(f"\n{seconds:.0f} s on {describe()['cpu']} ({describe()['cores']} cores)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+        if compared:
+            beside = args.json.with_suffix(".retrieval.json")
+            beside.write_text(json.dumps(compared, indent=2) + "\n")
     return 0
 
 

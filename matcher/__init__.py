@@ -94,6 +94,7 @@ from .ranking import (
     strength_of,
     timing_of,
 )
+from .ranking.retrieval import EXHAUSTIVE, SHORTLIST, Retrieval
 from .recommender import Recommender
 from .records import parse_call, parse_organisation, parse_project, to_record
 from .roles import (
@@ -156,6 +157,7 @@ __all__ = [
     "COVERED",
     "DEFAULT_MODEL",
     "DEFAULT_SCORER",
+    "EXHAUSTIVE",
     "FEATURES",
     "FIELD_WORDS",
     "GOOD",
@@ -165,6 +167,7 @@ __all__ = [
     "NEED_KINDS",
     "NO_PROFILE",
     "PERMISSIONS",
+    "SHORTLIST",
     "STOP_WORDS",
     "STRONG",
     "UNITS",
@@ -233,6 +236,7 @@ __all__ = [
     "Ranking",
     "Reasons",
     "Recommender",
+    "Retrieval",
     "Role",
     "Rule",
     "Scope",

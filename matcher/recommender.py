@@ -54,6 +54,7 @@ from .ranking.explain import Explainer
 from .ranking.facets import text_facets
 from .ranking.readable import unmatchable
 from .ranking.registry import query_side
+from .ranking.retrieval import SHORTLIST, Retrieval
 from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer
 from .store import Store
 from .vectors.adapter import load_adapter
@@ -77,8 +78,11 @@ class Recommender:
         hub_country: str,
         today: Callable[[], dt.date],
         multilingual: CrossLingual | None = None,
+        retrieval: Retrieval = SHORTLIST,
     ) -> None:
         self.store = store
+        self.retrieval = retrieval
+        """How candidates are shortlisted before they are scored (EXHAUSTIVE: never)."""
         self.encoder = encoder
         self.collections = collections
         self.multilingual = multilingual
@@ -204,9 +208,9 @@ class Recommender:
         reasons (faster)."""
         query = self._stored_query(project_id, EntityKind.PROJECT)
         target = self.collections[EntityKind.ORGANISATION]
-        features = target.features(query, exclude_documents)
         mask = both(kind_mask(target, kinds), self._allowed.mask(target, allowed))
-        return self._top(query, target, features, k, mask, explain)
+        rows, features = self._features(target, query, mask, exclude_documents)
+        return self._top(query, target, features, k, mask, explain, rows=rows)
 
     def calls_for(
         self,
@@ -224,12 +228,12 @@ class Recommender:
         query = self._stored_query(project_id, EntityKind.PROJECT)
         stage = query.entity.stage if isinstance(query.entity, Project) else None
         target = self.collections[EntityKind.CALL]
-        features = target.features(query)
         mask = both(
             self.calls.mask(statuses, stage, include_ineligible),
             self._allowed.mask(target, allowed),
         )
-        return self._top(query, target, features, k, mask, explain)
+        rows, features = self._features(target, query, mask)
+        return self._top(query, target, features, k, mask, explain, rows=rows)
 
     def projects_for(
         self,
@@ -315,13 +319,12 @@ class Recommender:
             target = self.collections[EntityKind.PROJECT]
             mask = None
         mask = both(mask, self._allowed.mask(target, allowed))
-        features = target.features(query)
         language = self.multilingual.language(text) if self.multilingual else None
         if self.multilingual is not None and language is not None:
             # The trained rankers weigh mostly lexical evidence, which does not cross
             # languages: such a pair is scored by the default scorer (dense similarity first),
             # read through that scorer's own calibration.
-            features = self.multilingual.features(target, text, features)
+            features = self.multilingual.features(target, text, target.features(query))
             unreadable = unmatchable(text, target, features, words=False)
             ranking = self._top(
                 query, target, features, k, mask, explain,
@@ -329,8 +332,9 @@ class Recommender:
             )  # fmt: skip
             notice = unreadable or self.multilingual.notice(language)
             return replace(ranking, notice=notice)
+        rows, features = self._features(target, query, mask)
         return self._top(
-            query, target, features, k, mask, explain,
+            query, target, features, k, mask, explain, rows=rows,
             stage=profile.stage, unreadable=unmatchable(text, target, features),
         )  # fmt: skip
 
@@ -359,6 +363,20 @@ class Recommender:
             if self.collections.entity(kind, id) is not None:
                 return kind
         return None
+
+    def _features(
+        self,
+        target: Loaded,
+        query: Query,
+        mask: npt.NDArray[np.bool_] | None,
+        exclude: Collection[int] = (),
+    ) -> tuple[npt.NDArray[np.int64] | None, Matrix]:
+        """The features of the query against the shortlist (positions, rows), or against every
+        entity (None, rows) where the collection is small enough to score whole."""
+        rows = self.retrieval.shortlist(target, query, mask, exclude)
+        if rows is None:
+            return None, target.features(query, exclude)
+        return target.shortlist_features(query, rows, exclude)
 
     def _stored_query(self, id: str, kind: EntityKind) -> Query:
         collection = self.collections[kind]
@@ -390,9 +408,13 @@ class Recommender:
         reverse_of: tuple[Loaded, int] | None = None,
         stage: Stage | None = None,
         unreadable: str = "",
+        rows: npt.NDArray[np.int64] | None = None,
     ) -> Ranking:
+        """The k best of the scored candidates: every entity of `target`, or those at `rows`
+        (a shortlist; row i of `features` is then entity rows[i])."""
         if k < 1:
             raise InvalidQuery(f"k={k} must be at least 1.")
+        at = np.arange(len(target), dtype=np.int64) if rows is None else rows
         other = target.kind if reverse_of is None else reverse_of[0].kind
         scorer = scorer or self.scorer(target.kind)
         raw = scorer.score(features)
@@ -400,7 +422,7 @@ class Recommender:
         side = EntityKind.ORGANISATION if other is EntityKind.PROJECT else other
         score = self.calibration(side, scorer).probability(raw)
         if target.kind is EntityKind.CALL:
-            score = score * self.calls.timing()
+            score = score * self.calls.timing()[at]
         elif (
             reverse_of is not None
             and reverse_of[0].kind is EntityKind.CALL
@@ -414,9 +436,9 @@ class Recommender:
             # look better than a chance pairing.
             score = np.minimum(score, UNREADABLE_CAP)
         if query.entity is not None and query.entity.id in target.positions:
-            score[target.positions[query.entity.id]] = -np.inf
+            score[at == target.positions[query.entity.id]] = -np.inf
         if mask is not None:
-            score = np.where(mask, score, -np.inf)
+            score = np.where(mask[at], score, -np.inf)
         k = min(k, int(np.isfinite(score).sum()))
         if k <= 0:
             return Ranking([], nothing_fits=True, notice=unreadable or "No candidate to rank.")
@@ -424,18 +446,18 @@ class Recommender:
         # every candidate tied with the k-th is sorted, not just the k first found.
         kth = np.partition(score, len(score) - k)[len(score) - k]
         candidates = np.flatnonzero(score >= kth)
-        top = candidates[np.lexsort((candidates, -raw[candidates], -score[candidates]))][:k]
-        memo = self.explainer.prepare(query, target, top, reverse_of) if explain else {}
+        top = candidates[np.lexsort((at[candidates], -raw[candidates], -score[candidates]))][:k]
+        memo = self.explainer.prepare(query, target, at[top], reverse_of) if explain else {}
         matches = []
         for rank, i in enumerate(top, start=1):
-            candidate = target.entities[int(i)]
+            candidate = target.entities[int(at[i])]
             value = round(float(score[i]), 3)  # what people read; the strength agrees with it
             strength = strength_of(value)
             reasons = (
                 self.explainer.reasons(
                     query,
                     target,
-                    int(i),
+                    int(at[i]),
                     features[i],
                     scorer,
                     reverse_of,

@@ -19,12 +19,13 @@ from ..errors import IndexNotBuilt
 from ..facts import stage_phases
 from ..store import StoredDocument
 from ..vectors.embedding import Matrix, normalise
-from ..vectors.index import Manifest, VectorIndex
+from ..vectors.index import Manifest, Neighbours, VectorIndex
 from .facets import Facet, facet_source
 from .features import MAX_FACETS, forward_rows, reverse_rows
 from .lexical import DocumentTfidfIndex, LexicalIndex, PhraseIndex, TfidfIndex
 from .pairs import Forward, Reverse
 from .registry import QuerySide, RegistryIndex, query_side
+from .subset import Slice
 
 Vector = npt.NDArray[np.float32]
 
@@ -198,6 +199,11 @@ class Loaded:
         """Every entity's project side (for the reverse direction)."""
         return [self.side_of(p) for p in range(len(self.entities))]
 
+    @cached_property
+    def neighbours(self) -> Neighbours:
+        """The documents' vectors searchable for a shortlist's nearest candidates."""
+        return Neighbours.build(self.doc_vectors)
+
     def entity_docs(self, position: int) -> npt.NDArray[np.int64]:
         return np.array(self.docs_of[position], dtype=np.int64)
 
@@ -245,6 +251,15 @@ class Loaded:
         """Features of the query against every entity; documents in `exclude` (store ids) are
         left out, as if the other side's profile did not hold them."""
         return forward_rows(self, Forward(self, query, exclude))
+
+    def shortlist_features(
+        self, query: Query, rows: npt.ArrayLike, exclude: Collection[int] = ()
+    ) -> tuple[npt.NDArray[np.int64], Matrix]:
+        """The features of the query against the entities at `rows` only (and the rest of
+        their programmes): their positions, sorted, and one row each, equal to those rows of
+        `features`."""
+        part = Slice(self, rows)
+        return part.rows, forward_rows(part, Forward(part, query, exclude))
 
     def features_against(self, position: int, projects: Loaded) -> Matrix:
         """Features of every project against entity `position` of this collection (the reverse

@@ -22,6 +22,7 @@ from .registry import MENTIONS, YEARS_SCALE, share
 
 if TYPE_CHECKING:
     from .collection import Loaded
+    from .subset import Slice
 
 MAX_FACETS = 6
 
@@ -325,10 +326,10 @@ FEATURES: tuple[str, ...] = tuple(d.name for d in DEFINITIONS)
 FAMILIES: dict[str, str] = {d.name: d.family for d in DEFINITIONS}
 
 
-def forward_rows(c: Loaded, forward: Forward) -> Vector:
+def forward_rows(c: Loaded | Slice, forward: Forward) -> Vector:
     """Every feature of one query against every entity of `c`: (entities, features)."""
-    out = np.zeros((len(c.entities), len(DEFINITIONS)), dtype=np.float32)
-    if len(c.entities):
+    out = np.zeros((len(c), len(DEFINITIONS)), dtype=np.float32)
+    if len(c):
         for column, feature in enumerate(DEFINITIONS):
             out[:, column] = feature.forward(forward)
     return out

@@ -25,6 +25,9 @@ from ..text import words
 from .terms import TermIndex
 from .vectorizers import NgramCounter, NgramHasher
 
+Rows = npt.NDArray[np.int64]
+"""Positions of indexed rows, for scores of a shortlist only."""
+
 _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 _STEMMER = Stemmer.Stemmer("english")
 _SPLIT = re.compile(r"[-']")
@@ -105,6 +108,24 @@ class LexicalIndex:
     def __len__(self) -> int:
         return self.n_docs_
 
+    def top(self, text: str, k: int, common: float, rare: int) -> Rows:
+        """The rows (at most k) with the best BM25 over the text's words that at most a
+        `common` share of rows use (at least its `rare` rarest words): a shortlist's lexical
+        candidates, reading short posting lists only."""
+        ids = self.term_ids(text)
+        if not len(ids):
+            return np.zeros(0, dtype=np.int64)
+        df = np.diff(self.weights_.indptr)[ids]
+        keep = ids[df <= common * self.n_docs_]
+        if len(keep) < rare:
+            keep = ids[np.argsort(df, kind="stable")[:rare]]
+        postings = self.weights_[keep]
+        scores = np.bincount(postings.indices, weights=postings.data, minlength=self.n_docs_)
+        hit = np.flatnonzero(scores > 0)
+        if len(hit) > k:
+            hit = hit[np.argpartition(-scores[hit], k - 1)[:k]]
+        return hit.astype(np.int64)
+
     def term_ids(self, text: str) -> npt.NDArray[np.int64]:
         ids = {self.vocab_[t] for t in tokens(text) if t in self.vocab_}
         return np.array(sorted(ids), dtype=np.int64)
@@ -112,13 +133,17 @@ class LexicalIndex:
     def _norm(self, ids: npt.NDArray[np.int64]) -> float:
         return float(self.term_max_[ids].sum()) if len(ids) else 0.0
 
-    def scores(self, text: str) -> npt.NDArray[np.float32]:
-        """Normalised scores of the text against every indexed document, in [0, 1]."""
+    def scores(self, text: str, rows: Rows | None = None) -> npt.NDArray[np.float32]:
+        """Normalised scores of the text against every indexed document (or only those at
+        `rows`, in their order), in [0, 1]."""
         ids = self.term_ids(text)
         norm = self._norm(ids)
         if norm <= 0:
-            return np.zeros(self.n_docs_, dtype=np.float32)
-        raw = np.asarray(self.weights_[ids].sum(axis=0), dtype=np.float32).ravel()
+            return np.zeros(self.n_docs_ if rows is None else len(rows), dtype=np.float32)
+        if rows is None:
+            raw = np.asarray(self.weights_[ids].sum(axis=0), dtype=np.float32).ravel()
+        else:
+            raw = row_dots(self.by_doc_, rows, ids, np.ones(len(ids), dtype=np.float32))
         return raw / np.float32(norm)
 
     def scores_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:
@@ -134,16 +159,18 @@ class LexicalIndex:
                 out[i] = sum(weight.get(int(t), 0.0) for t in ids) / norm
         return out
 
-    def rarest_shared(self, text: str) -> npt.NDArray[np.float32]:
-        """Per document, the IDF of the rarest query term it contains, over the highest IDF the
-        collection has: near 1 when they share a name almost no other document uses (a product,
-        a cell line, an acronym), 0 when they share nothing."""
+    def rarest_shared(self, text: str, rows: Rows | None = None) -> npt.NDArray[np.float32]:
+        """Per document (or per document at `rows`), the IDF of the rarest query term it
+        contains, over the highest IDF the collection has: near 1 when they share a name almost
+        no other document uses (a product, a cell line, an acronym), 0 when they share nothing."""
         ids = self.term_ids(text)
-        out = np.zeros(self.n_docs_, dtype=np.float32)
+        out = np.zeros(self.n_docs_ if rows is None else len(rows), dtype=np.float32)
         if not len(ids):
             return out
-        present = self.counts_by_term_[:, ids]
         top = float(np.log(1 + (self.n_docs_ - 0.5) / 1.5))
+        if rows is not None:
+            return row_dots(self.counts_, rows, ids, self.idf_[ids] / np.float32(top), "max")
+        present = self.counts_by_term_[:, ids]
         for column, term in enumerate(ids):
             rows = present.indices[present.indptr[column] : present.indptr[column + 1]]
             np.maximum.at(out, rows, self.idf_[term] / top)
@@ -217,9 +244,11 @@ class TfidfIndex:
     def query(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self._weigh(sp.csr_matrix(self.vectorizer_.transform(texts), dtype=np.float32))
 
-    def scores(self, text: str) -> npt.NDArray[np.float32]:
-        """Cosine of the text with every entity."""
+    def scores(self, text: str, rows: Rows | None = None) -> npt.NDArray[np.float32]:
+        """Cosine of the text with every entity (or with those at `rows`, in their order)."""
         query = self.query([text])
+        if rows is not None:
+            return row_dots(self.vectors_, rows, query.indices, query.data)
         # Only the query's terms' columns: a product over every entity's row would read them all.
         return np.asarray(
             self.vectors_by_term_[:, query.indices] @ query.data, dtype=np.float32
@@ -281,10 +310,14 @@ class DocumentTfidfIndex:
     def query(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self._unit(sp.csr_matrix(self.vectorizer_.transform(texts), dtype=np.float32))
 
-    def scores(self, text: str, exclude: Sequence[int] = ()) -> npt.NDArray[np.float32]:
-        """Cosine of the text with every entity; documents at the positions in `exclude` are left
-        out of their entities."""
+    def scores(
+        self, text: str, exclude: Sequence[int] = (), rows: Rows | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Cosine of the text with every entity (or with those at `rows`, in their order);
+        documents at the positions in `exclude` are left out of their entities."""
         query = self.query([text])
+        if rows is not None:
+            return self._scores_of(query, exclude, np.asarray(rows, dtype=np.int64))
         by_doc = np.asarray(
             self.docs_by_term_[:, query.indices] @ query.data, dtype=np.float64
         ).ravel()
@@ -299,11 +332,56 @@ class DocumentTfidfIndex:
         dots = np.bincount(self.owner_, weights=by_doc, minlength=self.n_).astype(np.float64)
         return _cosine(dots, norms2)
 
+    def _scores_of(
+        self, query: sp.csr_matrix, exclude: Sequence[int], rows: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        """`scores` for the entities at `rows` only, reading only their documents."""
+        members = [self.members_[r] for r in rows.tolist()]
+        docs = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
+        local = np.repeat(np.arange(len(rows)), [len(m) for m in members])
+        by_doc = row_dots(self.docs_, docs, query.indices, query.data).astype(np.float64)
+        norms2 = self.norms2_[rows].copy()
+        if len(exclude):
+            gone = np.isin(docs, np.asarray(list(exclude), dtype=np.int64))
+            by_doc[gone] = 0.0
+            for i in np.unique(local[gone]).tolist():
+                kept = ~gone[local == i]
+                norms2[i] = self.grams_[int(rows[i])][np.ix_(kept, kept)].sum()
+        dots = np.bincount(local, weights=by_doc, minlength=len(rows)).astype(np.float64)
+        return _cosine(dots, norms2)
+
     def scores_against(self, texts: Sequence[str], row: int) -> npt.NDArray[np.float32]:
         """Cosine of many texts with one entity: the reverse direction."""
         members = self.docs_[self.members_[row]]
         dots = np.asarray((self.query(texts) @ members.T).sum(axis=1), np.float64).ravel()
         return _cosine(dots, np.full(len(dots), self.norms2_[row]))
+
+
+def row_dots(
+    matrix: sp.csr_matrix,
+    rows: Rows,
+    columns: npt.NDArray[np.int64] | npt.NDArray[np.int32],
+    weights: npt.NDArray[np.float32],
+    reduce: str = "sum",
+) -> npt.NDArray[np.float32]:
+    """Per row of `matrix` at `rows`: the sum of its values times the weights of `columns`
+    (a sparse query's dot product), or with `reduce="max"` the largest weight among the
+    columns it has. Reads only those rows, however wide the matrix is (a product with a
+    sparse query allocates per column: 4 million for the hashed runs of words)."""
+    sub = matrix[np.asarray(rows, dtype=np.int64)]
+    out = np.zeros(len(rows), dtype=np.float32)
+    if not sub.nnz or not len(columns):
+        return out
+    order = np.argsort(columns)
+    wanted, weight = np.asarray(columns)[order], np.asarray(weights, dtype=np.float32)[order]
+    at = np.minimum(np.searchsorted(wanted, sub.indices), len(wanted) - 1)
+    hit = wanted[at] == sub.indices
+    row = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))[hit]
+    if reduce == "max":
+        np.maximum.at(out, row, weight[at[hit]])
+        return out
+    values = sub.data[hit] * weight[at[hit]]
+    return np.bincount(row, weights=values, minlength=len(rows)).astype(np.float32)
 
 
 def _gram(rows: sp.csr_matrix) -> npt.NDArray[np.float64]:

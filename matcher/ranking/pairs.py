@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,7 @@ from ..vectors.embedding import normalise
 if TYPE_CHECKING:
     from .collection import Loaded, Query
     from .lexical import DocumentTfidfIndex, LexicalIndex, TfidfIndex
+    from .subset import Slice
 
 Vector = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
@@ -43,13 +44,14 @@ class Dense:
 
 
 class Forward:
-    """One query (a stored project or a pasted text) against every entity of `c`; documents
-    in `exclude` (store ids) are left out, as if the entities' profiles did not hold them."""
+    """One query (a stored project or a pasted text) against every entity of `c` (a whole
+    collection, or a shortlist of it); documents in `exclude` (store ids) are left out, as if
+    the entities' profiles did not hold them."""
 
-    def __init__(self, c: Loaded, query: Query, exclude: Collection[int] = ()) -> None:
+    def __init__(self, c: Loaded | Slice, query: Query, exclude: Collection[int] = ()) -> None:
         self.c = c
         self.query = query
-        self.n = len(c.entities)
+        self.n = len(c)
         self.dropped: Mask | None = (
             np.isin(c.doc_rowids, np.fromiter(exclude, dtype=np.int64)) if exclude else None
         )
@@ -125,13 +127,15 @@ class Forward:
 
     # ------------------------------------------------------------------ lexical
 
-    def _indexes(self) -> tuple[LexicalIndex, LexicalIndex, TfidfIndex, DocumentTfidfIndex]:
+    def _indexes(self) -> tuple[Any, Any, Any, Any]:
+        # BM25 over entities and documents, TF-IDF over entities and over documents' phrases:
+        # the indexes themselves, or their views at a shortlist's rows (subset.py).
         return self.c.lexical_indexes()
 
     @cached_property
     def lexical(self) -> Vector:
         index = self._indexes()[0]
-        out = index.scores(self.query.text)
+        out: Vector = index.scores(self.query.text)
         for position in self.touched:
             gone = [i for i in self.c.docs_of[position] if i not in self.kept_docs(position)]
             texts = [self.c.doc_texts[i] for i in gone]
@@ -140,12 +144,13 @@ class Forward:
 
     @cached_property
     def doc_lexical(self) -> Vector:
-        return self.zero_dropped(self._indexes()[1].scores(self.query.text))
+        scores: Vector = self._indexes()[1].scores(self.query.text)
+        return self.zero_dropped(scores)
 
     @cached_property
     def tfidf(self) -> Vector:
         index = self._indexes()[2]
-        out = index.scores(self.query.text)
+        out: Vector = index.scores(self.query.text)
         for position in self.touched:
             gone = [i for i in self.c.docs_of[position] if i not in self.kept_docs(position)]
             out[position] = index.score_without(self.query.text, position, gone)
@@ -154,7 +159,8 @@ class Forward:
     @cached_property
     def tfidf_phrases(self) -> Vector:
         gone = np.flatnonzero(self.dropped).tolist() if self.dropped is not None else []
-        return self._indexes()[3].scores(self.query.text, exclude=gone)
+        scores: Vector = self._indexes()[3].scores(self.query.text, exclude=gone)
+        return scores
 
     @cached_property
     def doc_phrase(self) -> Vector:
@@ -162,7 +168,8 @@ class Forward:
 
     @cached_property
     def rare(self) -> Vector:
-        return self.zero_dropped(self._indexes()[1].rarest_shared(self.query.text))
+        scores: Vector = self._indexes()[1].rarest_shared(self.query.text)
+        return self.zero_dropped(scores)
 
     def doc_max(self, per_doc: Vector) -> Vector:
         return per_entity_max(per_doc, self.c.doc_owner, self.n, 0.0)

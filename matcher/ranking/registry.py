@@ -14,6 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,7 @@ from ..domain import LEADING_ROLES, Facts
 from ..text import words
 
 Vector = npt.NDArray[np.float32]
+Docs = npt.NDArray[np.int64]
 
 YEARS_SCALE = 4.0
 """Recency decays as exp(-years apart / YEARS_SCALE)."""
@@ -68,7 +70,7 @@ def query_side(
     return QuerySide(words, words, tuple(phases), when)
 
 
-class _Vocabulary:
+class Vocabulary:
     """IDF-weighted word sets of one kind of name (interventions, conditions), one row per
     document, rows of unit length; a query set scores each document by cosine."""
 
@@ -113,9 +115,29 @@ class _Vocabulary:
         )
         return out
 
-    def scores(self, query: set[str]) -> Vector:
-        """Per document, the cosine of its words with the query's."""
-        return np.asarray(self.matrix @ self.vector(query), dtype=np.float32).ravel()
+    def scores(self, query: set[str], docs: Docs | None = None) -> Vector:
+        """Per document (or per document at `docs`), the cosine of its words with the query's."""
+        matrix = self.matrix if docs is None else self.matrix[docs]
+        return np.asarray(matrix @ self.vector(query), dtype=np.float32).ravel()
+
+    def top(self, query: set[str], k: int) -> Docs:
+        """The documents (at most k) that share the most with the query, by cosine; reads only
+        the query's words' columns."""
+        cols = [self.ids[t] for t in query if t in self.ids]
+        if not cols:
+            return np.zeros(0, dtype=np.int64)
+        weights = self.vector(query)
+        columns = self.by_term[:, cols]
+        per = np.repeat(weights[cols], np.diff(columns.indptr))
+        scores = np.bincount(columns.indices, weights=columns.data * per, minlength=len(self.mass))
+        hit = np.flatnonzero(scores > 0)
+        if len(hit) > k:
+            hit = hit[np.argpartition(-scores[hit], k - 1)[:k]]
+        return hit.astype(np.int64)
+
+    @cached_property
+    def by_term(self) -> sp.csc_matrix:
+        return self.matrix.tocsc()
 
     def scores_matrix(self, queries: Sequence[set[str]], docs: Sequence[int]) -> Vector:
         """Per query and per document of `docs`, their cosine: (queries, docs)."""
@@ -141,8 +163,8 @@ class RegistryIndex:
     def __init__(self, facts: Sequence[Facts | None]) -> None:
         empty = Facts()
         known = [f or empty for f in facts]
-        self.interventions = _Vocabulary([f.interventions for f in known])
-        self.conditions = _Vocabulary([f.conditions for f in known])
+        self.interventions = Vocabulary([f.interventions for f in known])
+        self.conditions = Vocabulary([f.conditions for f in known])
         self.phase_mask = np.array([_mask(f.phases) for f in known], dtype=np.int64)
         self.year = np.array(
             [_year(f.start) if f.start else np.nan for f in known], dtype=np.float64
@@ -162,18 +184,21 @@ class RegistryIndex:
         pairs = zip(interventions, conditions, strict=True)
         return [bool(a > NAMED or b > NAMED) for a, b in pairs]
 
-    def phase_hits(self, phases: Sequence[int]) -> tuple[Vector, Vector]:
-        """Per document: whether it has a phase, and whether one of them is among `phases`."""
-        has: Vector = (self.phase_mask > 0).astype(np.float32)
-        hits: Vector = ((self.phase_mask & _mask(phases)) > 0).astype(np.float32)
+    def phase_hits(self, phases: Sequence[int], docs: Docs | None = None) -> tuple[Vector, Vector]:
+        """Per document (or per document at `docs`): whether it has a phase, and whether one of
+        them is among `phases`."""
+        mask = self.phase_mask if docs is None else self.phase_mask[docs]
+        has: Vector = (mask > 0).astype(np.float32)
+        hits: Vector = ((mask & _mask(phases)) > 0).astype(np.float32)
         return has, hits
 
-    def closeness(self, when: dt.date | None) -> Vector:
-        """Per document, exp(-years between its start and `when` / YEARS_SCALE); 0 where
-        either date is unknown."""
+    def closeness(self, when: dt.date | None, docs: Docs | None = None) -> Vector:
+        """Per document (or per document at `docs`), exp(-years between its start and `when` /
+        YEARS_SCALE); 0 where either date is unknown."""
+        year = self.year if docs is None else self.year[docs]
         if when is None:
-            return np.zeros(len(self.year), dtype=np.float32)
-        gap = np.abs(self.year - _year(when))
+            return np.zeros(len(year), dtype=np.float32)
+        gap = np.abs(year - _year(when))
         out: Vector = np.nan_to_num(np.exp(-gap / YEARS_SCALE), nan=0.0).astype(np.float32)
         return out
 
