@@ -72,7 +72,13 @@ def build_indexes(
     from the cache meanwhile."""
     with _building(models_dir, wait=True):
         plans = [_plan(store, encoder, models_dir, kind, sentences) for kind in EntityKind]
-        return [_apply(store, encoder, models_dir, plan, progress) for plan in plans]
+        reports = [_apply(store, encoder, models_dir, plan, progress) for plan in plans]
+        # What the collections derive (BM25, TF-IDF, facets, the neighbour index) is saved
+        # beside the indexes now, so that a server starts by reading it (minutes at scale).
+        from .artefacts import open_collections  # it imports this module
+
+        open_collections(store, models_dir, encoder.embedder.name).build_all()
+        return reports
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .artefacts import adapter_dir, calibration_path, load_index, ranker_path
+from .artefacts import calibration_path, load_index, open_collections, ranker_path
 from .domain import (
     CallStatus,
     Entity,
@@ -46,8 +46,7 @@ from .ranking.calibration import (
 )
 from .ranking.calls import PROPOSABLE, CallBook, call_notice, may_apply
 from .ranking.candidates import AllowedMasks, both, kind_mask
-from .ranking.clusters import collapse
-from .ranking.collection import Collections, Loaded, Query, with_facts
+from .ranking.collection import Collections, Loaded, Query
 from .ranking.crosslingual import CrossLingual
 from .ranking.eligibility import Outcome, assess
 from .ranking.explain import Explainer
@@ -57,7 +56,6 @@ from .ranking.registry import query_side
 from .ranking.retrieval import SHORTLIST, Retrieval
 from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer
 from .store import Store
-from .vectors.adapter import load_adapter
 from .vectors.embedding import DocumentEncoder, Matrix
 from .vectors.index import Manifest
 
@@ -110,17 +108,7 @@ class Recommender:
         IndexNotBuilt or StaleIndex. `scorers` overrides the saved rankers. With `lazy`, each
         kind's in-memory indexes are built when a query first needs them (a one-off command);
         a server builds them all now."""
-        parts = {}
-        model = encoder.embedder.name
-        for kind in EntityKind:
-            documents = store.documents(kind)
-            index, manifest = load_index(store, models_dir, kind, encoder.embedder.name, documents)
-            clusters = store.org_clusters() if kind is EntityKind.ORGANISATION else {}
-            stored = store.entities(kind)
-            one = collapse(stored, with_facts(stored, documents), clusters)
-            parts[kind] = (one.entities, one.documents, index, manifest, one.members)
-        adapters = {kind: load_adapter(adapter_dir(models_dir, kind), model) for kind in EntityKind}
-        collections = Collections(parts, adapters)
+        collections = open_collections(store, models_dir, encoder.embedder.name)
         if not lazy:
             collections.build_all()
         if scorers is None:

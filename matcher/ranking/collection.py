@@ -4,11 +4,12 @@ and facets, and the features of a query against all of them (or of all projects 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -19,15 +20,17 @@ from ..errors import IndexNotBuilt
 from ..facts import stage_phases
 from ..store import StoredDocument
 from ..vectors.embedding import Matrix, normalise
-from ..vectors.index import Manifest, Neighbours, VectorIndex
-from .facets import Facet, facet_source
+from ..vectors.index import Manifest, NeighbourParams, Neighbours, VectorIndex
+from .facets import Facet, FacetSource, facet_source
 from .features import MAX_FACETS, forward_rows, reverse_rows
 from .lexical import DocumentTfidfIndex, LexicalIndex, PhraseIndex, TfidfIndex
 from .pairs import Forward, Reverse
 from .registry import QuerySide, RegistryIndex, query_side
+from .saved import SavedState
 from .subset import Slice
 
 Vector = npt.NDArray[np.float32]
+log = logging.getLogger(__name__)
 
 
 def with_facts(
@@ -76,7 +79,10 @@ class Loaded:
         index: VectorIndex,
         manifest: Manifest,
         members: Mapping[str, tuple[str, ...]] | None = None,
+        derived: Mapping[str, Any] | None = None,
     ) -> None:
+        """`derived`: the state saved from an equal collection (`saved.SavedState`), used
+        instead of deriving it anew where its shape fits."""
         self.kind = kind
         self.entities = list(entities)
         self.manifest = manifest
@@ -104,49 +110,32 @@ class Loaded:
         self.layout = np.full((len(self.entities), width), -1, dtype=np.int64)
         for position, docs in enumerate(self.docs_of):
             self.layout[position, : len(docs)] = docs
-        self.doc_vectors = (
-            index.vectors(self.doc_rowids)
-            if len(self.doc_rowids)
-            else np.zeros((0, index.dim), dtype=np.float32)
+        self.doc_facts = [documents[i].facts for i in order]
+        self.texts = [search_text(e) for e in self.entities]
+        self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
+        self.from_saved = derived is not None and self._fits(derived)
+        """Whether the derived state was read from disk (rather than derived now)."""
+        state = derived if derived is not None and self.from_saved else self._derive()
+        self.doc_vectors: Matrix = state["doc_vectors"]
+        self.doc_sums: Matrix = state["doc_sums"]
+        self.sum_norms: Vector = state["sum_norms"]
+        self.centroids: Matrix = state["centroids"]
+        self.lexical: LexicalIndex | None = state["lexical"]
+        self.doc_lexical: LexicalIndex | None = state["doc_lexical"]
+        self.tfidf: TfidfIndex | None = state["tfidf"]
+        self.doc_tfidf: DocumentTfidfIndex | None = state["doc_tfidf"]
+        self.phrases: PhraseIndex = state["phrases"]
+        self.registry: RegistryIndex = state["registry"]
+        self.facets: list[set[Facet]] = state["facets"]
+        self.facet_ids: dict[Facet, int] = state["facet_ids"]
+        self.facet_matrix: sp.csr_matrix = state["facet_matrix"]
+        params = NeighbourParams(**state["neighbours"]["params"])
+        self.neighbours = Neighbours.from_bytes(
+            self.doc_vectors, params, state["neighbours"]["blob"]
         )
-        sums = np.zeros((len(self.entities), index.dim), dtype=np.float32)
-        np.add.at(sums, self.doc_owner, self.doc_vectors)
-        self.doc_sums = sums
-        self.sum_norms = np.linalg.norm(sums, axis=1)
-        self.centroids: Matrix = normalise(sums) if len(sums) else sums
         self.adapter: Adapter | None = None
         self._spaces: dict[int, tuple[Adapter | None, Space]] = {}
         self.adapted: Space = Space(self.doc_vectors, self.doc_owner, len(self.entities))
-        self.texts = [search_text(e) for e in self.entities]
-        self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
-        self.lexical = LexicalIndex().fit(self.texts) if self.entities else None
-        self.doc_lexical = LexicalIndex(terms=False).fit(self.doc_texts) if self.doc_texts else None
-        self.tfidf = (
-            TfidfIndex().fit(self.doc_texts, self.doc_owner, len(self.entities))
-            if self.doc_texts
-            else None
-        )
-        self.doc_tfidf = (
-            DocumentTfidfIndex().fit(self.doc_texts, self.doc_owner, len(self.entities))
-            if self.doc_texts
-            else None
-        )
-        self.phrases = PhraseIndex().fit(self.doc_texts)
-        self.doc_facts = [documents[i].facts for i in order]
-        self.registry = RegistryIndex(self.doc_facts)
-        self.facet_sources = [facet_source(e) for e in self.entities]
-        self.facets: list[set[Facet]] = [
-            source.from_documents([self.doc_texts[i] for i in self.entity_docs(position)])
-            for position, source in enumerate(self.facet_sources)
-        ]
-        vocabulary = sorted({f for fs in self.facets for f in fs}, key=str)
-        self.facet_ids = {f: i for i, f in enumerate(vocabulary)}
-        rows = [i for i, fs in enumerate(self.facets) for _ in fs]
-        cols = [self.facet_ids[f] for fs in self.facets for f in fs]
-        self.facet_matrix = sp.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (rows, cols)),
-            shape=(len(self.entities), max(1, len(vocabulary))),
-        )
         groups = [
             e.programme if isinstance(e, FundingCall) and e.programme else "" for e in entities
         ]
@@ -157,6 +146,64 @@ class Loaded:
 
     def __len__(self) -> int:
         return len(self.entities)
+
+    def _derive(self) -> dict[str, Any]:
+        """What the collection derives from its entities, documents and vectors (see
+        `saved.SavedState`, which keeps it on disk)."""
+        index, n = self.index, len(self.entities)
+        vectors = (
+            index.vectors(self.doc_rowids)
+            if len(self.doc_rowids)
+            else np.zeros((0, index.dim), dtype=np.float32)
+        )
+        sums = np.zeros((n, index.dim), dtype=np.float32)
+        np.add.at(sums, self.doc_owner, vectors)
+        texts = self.doc_texts
+        facets = [
+            source.from_documents([texts[i] for i in self.docs_of[position]])
+            for position, source in enumerate(self.facet_sources)
+        ]
+        vocabulary = sorted({f for fs in facets for f in fs}, key=str)
+        facet_ids = {f: i for i, f in enumerate(vocabulary)}
+        rows = [i for i, fs in enumerate(facets) for _ in fs]
+        cols = [facet_ids[f] for fs in facets for f in fs]
+        return {
+            "doc_vectors": vectors,
+            "doc_sums": sums,
+            "sum_norms": np.linalg.norm(sums, axis=1),
+            "centroids": normalise(sums) if len(sums) else sums,
+            "lexical": LexicalIndex().fit(self.texts) if n else None,
+            "doc_lexical": LexicalIndex(terms=False).fit(texts) if texts else None,
+            "tfidf": TfidfIndex().fit(texts, self.doc_owner, n) if texts else None,
+            "doc_tfidf": DocumentTfidfIndex().fit(texts, self.doc_owner, n) if texts else None,
+            "phrases": PhraseIndex().fit(texts),
+            "registry": RegistryIndex(self.doc_facts),
+            "facets": facets,
+            "facet_ids": facet_ids,
+            "facet_matrix": sp.csr_matrix(
+                (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                shape=(n, max(1, len(vocabulary))),
+            ),
+        } | _neighbours(Neighbours.build(vectors))
+
+    def _fits(self, state: Mapping[str, Any]) -> bool:
+        """Whether a saved state has the shape of this collection (its key said it should)."""
+        try:
+            return bool(
+                state["doc_vectors"].shape[0] == len(self.doc_rowids)
+                and len(state["facets"]) == len(self.entities)
+                and state["facet_matrix"].shape[0] == len(self.entities)
+            )
+        except (KeyError, AttributeError):
+            return False
+
+    def derived(self) -> dict[str, Any]:
+        """The derived state, to save (see `_derive`)."""
+        return {name: getattr(self, name) for name in DERIVED} | _neighbours(self.neighbours)
+
+    @cached_property
+    def facet_sources(self) -> list[FacetSource]:
+        return [facet_source(e) for e in self.entities]
 
     def set_adapter(self, adapter: Adapter | None) -> None:
         """Read the dense evidence through a linear adapter too (`adapted_*` features); None:
@@ -198,11 +245,6 @@ class Loaded:
     def sides(self) -> list[QuerySide]:
         """Every entity's project side (for the reverse direction)."""
         return [self.side_of(p) for p in range(len(self.entities))]
-
-    @cached_property
-    def neighbours(self) -> Neighbours:
-        """The documents' vectors searchable for a shortlist's nearest candidates."""
-        return Neighbours.build(self.doc_vectors)
 
     def entity_docs(self, position: int) -> npt.NDArray[np.int64]:
         return np.array(self.docs_of[position], dtype=np.int64)
@@ -265,6 +307,19 @@ class Loaded:
         """Features of every project against entity `position` of this collection (the reverse
         direction); row i equals `self.features(query of project i)[position]`."""
         return reverse_rows(Reverse(self, position, projects))
+
+
+DERIVED = (
+    "doc_vectors", "doc_sums", "sum_norms", "centroids", "lexical", "doc_lexical", "tfidf",
+    "doc_tfidf", "phrases", "registry", "facets", "facet_ids", "facet_matrix",
+)  # fmt: skip
+"""What a collection derives and a saved state holds, besides its neighbour index."""
+
+
+def _neighbours(neighbours: Neighbours) -> dict[str, Any]:
+    params = asdict(neighbours.params)
+    blob = np.frombuffer(neighbours.to_bytes(), dtype=np.uint8)
+    return {"neighbours": {"params": params, "blob": blob}, "manifest": {"neighbours": params}}
 
 
 def _top_mean(scores: Vector, owner: npt.NDArray[np.int64], n: int, k: int) -> Vector:
@@ -333,9 +388,11 @@ class Collections(Mapping[EntityKind, Loaded]):
         self,
         parts: Mapping[EntityKind, Parts],
         adapters: Mapping[EntityKind, Adapter | None] | None = None,
+        saved: Mapping[EntityKind, SavedState] | None = None,
     ) -> None:
         self._parts = dict(parts)
         self._adapters = dict(adapters or {})
+        self._saved = dict(saved or {})
         self._built: dict[EntityKind, Loaded] = {}
         self._lock = threading.Lock()
         self._by_id = {
@@ -352,7 +409,7 @@ class Collections(Mapping[EntityKind, Loaded]):
             with self._lock:
                 built = self._built.get(kind)
                 if built is None:
-                    built = Loaded(kind, *self._parts[kind])
+                    built = self._load(kind)
                     built.set_adapter(self._adapters.get(kind))
                     self._built[kind] = built
         return built
@@ -362,6 +419,19 @@ class Collections(Mapping[EntityKind, Loaded]):
 
     def __len__(self) -> int:
         return len(self._parts)
+
+    def _load(self, kind: EntityKind) -> Loaded:
+        """The collection from its saved derived state where that matches it; else derived,
+        and saved for the next process (where the folder can be written)."""
+        saved = self._saved.get(kind)
+        state = saved.load() if saved is not None else None
+        built = Loaded(kind, *self._parts[kind], derived=state)
+        if saved is not None and not built.from_saved:
+            try:
+                saved.save(built.derived())
+            except OSError as error:
+                log.warning("could not save the derived state in %s: %s", saved.directory, error)
+        return built
 
     def build_all(self) -> Collections:
         for kind in self:

@@ -216,6 +216,14 @@ class Entities(Database):
         with self.read() as db:
             return {id: int(rowid) for id, rowid in db.execute(query).all()}
 
+    def content_hashes(self, kind: EntityKind) -> list[tuple[str, str]]:
+        """Every entity of a kind, in the order stored: its id and its record's content hash
+        (what a saved derived state is checked against)."""
+        e = entities.c
+        query = select(e.id, e.content_hash).where(e.kind == kind.value).order_by(e.rowid)
+        with self.read() as db:
+            return [(str(id), str(h)) for id, h in db.execute(query).all()]
+
     def count(self, kind: EntityKind, scope: Scope | None = None) -> int:
         query = (
             select(func.count())
