@@ -55,6 +55,7 @@ from .ranking.readable import unmatchable
 from .ranking.registry import query_side
 from .ranking.retrieval import SHORTLIST, Retrieval
 from .ranking.scorer import DEFAULT_SCORER, LinearScorer, load_scorer
+from .ranking.subset import Slice
 from .store import Store
 from .vectors.embedding import DocumentEncoder, Matrix
 from .vectors.index import Manifest
@@ -248,7 +249,6 @@ class Recommender:
         source = self.collections[source_kind]
         position = source.positions[id]
         projects = self.collections[EntityKind.PROJECT]
-        features = source.features_against(position, projects)
         query = self._query_for(source, position)
         mask = self._allowed.mask(projects, allowed)
         notice = ""
@@ -267,9 +267,15 @@ class Recommender:
                 where = "" if include_ineligible else " No project is listed."
                 barring = f"The hub may not apply to {call.id}: {barred.rule}.{where}"
                 notice = f"{notice} {barring}".strip()
+        rows = self.retrieval.shortlist(projects, query, mask)
+        if rows is None:
+            features = source.features_against(position, projects)
+        else:
+            part = Slice(projects, rows)
+            rows, features = part.rows, source.features_against(position, part)
         ranking = self._top(
             query, projects, features, k, mask, explain,
-            scorer=self.scorer(source_kind), reverse_of=(source, position),
+            scorer=self.scorer(source_kind), reverse_of=(source, position), rows=rows,
         )  # fmt: skip
         return replace(ranking, notice=notice or ranking.notice)
 

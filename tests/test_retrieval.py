@@ -10,6 +10,7 @@ import pytest
 
 from matcher import EXHAUSTIVE, FEATURES, EntityKind, Recommender, Retrieval, Target
 from matcher.ranking.collection import Query
+from matcher.ranking.subset import Slice
 from matcher.vectors.index import FLAT_LIMIT, NeighbourParams, Neighbours
 
 ALWAYS = Retrieval(exhaustive_below=0)
@@ -160,3 +161,31 @@ def test_large_collections_get_an_ivf_index_with_its_parameters() -> None:
     assert NeighbourParams.for_size(FLAT_LIMIT).kind == "flat"
     large = NeighbourParams.for_size(250_000)
     assert large.kind == "ivf" and large.lists == 2000 and 16 <= large.probe < large.lists
+
+
+@pytest.mark.parametrize("kind", [EntityKind.ORGANISATION, EntityKind.CALL])
+def test_the_reverse_direction_scores_a_shortlist_of_projects_exactly(
+    demo: Recommender, kind: EntityKind
+) -> None:
+    source = demo.collections[kind]
+    projects = demo.collections[EntityKind.PROJECT]
+    rows = np.arange(0, len(projects), 3)
+    part = Slice(projects, rows)
+    for position in range(0, len(source), max(1, len(source) // 6)):
+        full = source.features_against(position, projects)
+        np.testing.assert_allclose(
+            source.features_against(position, part), full[part.rows], atol=1e-5
+        )
+    shortlisted = with_retrieval(demo, NARROW)
+    exhaustive = with_retrieval(demo, EXHAUSTIVE)
+    same = []
+    for entity in source.entities[:10]:
+        a = shortlisted.projects_for(
+            entity.id, k=len(projects), include_ineligible=True, explain=False
+        )
+        b = exhaustive.projects_for(entity.id, k=3, include_ineligible=True)
+        assert len(a.matches) < len(projects)
+        same.append(a.matches[0].id == b.matches[0].id)
+        scores = {m.id: m.score for m in b.matches}
+        assert all(m.score == scores[m.id] for m in a.matches if m.id in scores)
+    assert np.mean(same) >= 0.8

@@ -303,7 +303,7 @@ class Loaded:
         part = Slice(self, rows)
         return part.rows, forward_rows(part, Forward(part, query, exclude))
 
-    def features_against(self, position: int, projects: Loaded) -> Matrix:
+    def features_against(self, position: int, projects: Loaded | Slice) -> Matrix:
         """Features of every project against entity `position` of this collection (the reverse
         direction); row i equals `self.features(query of project i)[position]`."""
         return reverse_rows(Reverse(self, position, projects))

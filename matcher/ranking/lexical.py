@@ -288,8 +288,10 @@ class DocumentTfidfIndex:
         self.docs_by_term_ = docs.tocsc()
         self.owner_ = np.asarray(owner, dtype=np.int64)
         self.n_ = n
+        order = np.argsort(self.owner_, kind="stable")
+        bounds = np.searchsorted(self.owner_[order], np.arange(n + 1))
         self.members_: list[npt.NDArray[np.int64]] = [
-            np.flatnonzero(self.owner_ == i) for i in range(n)
+            order[bounds[i] : bounds[i + 1]] for i in range(n)
         ]
         self.grams_ = [_gram(docs[m]) for m in self.members_]
         self.norms2_ = np.array([g.sum() for g in self.grams_], dtype=np.float64)

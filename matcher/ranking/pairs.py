@@ -210,7 +210,7 @@ class Reverse:
     """Every project of `projects` against entity `position` of `c`: row i of each feature is
     what `Forward` gives for project i's query at `position`."""
 
-    def __init__(self, c: Loaded, position: int, projects: Loaded) -> None:
+    def __init__(self, c: Loaded, position: int, projects: Loaded | Slice) -> None:
         self.c = c
         self.position = position
         self.projects = projects

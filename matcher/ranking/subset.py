@@ -1,5 +1,6 @@
 """A loaded collection restricted to a shortlist of its entities, for the second stage of a
-ranking: the features of a query against the shortlist only.
+ranking: the features of a query against the shortlist only (or, in the reverse direction, of
+the shortlisted projects against one entity).
 
 A `Slice` answers what `pairs.Forward` and the features read from a `Loaded` collection, for the
 shortlisted entities and their documents alone, while every statistic (IDF, BM25's lengths, the
@@ -22,7 +23,7 @@ from ..domain import Entity
 from ..vectors.embedding import Matrix
 from .facets import Facet, FacetSource
 from .features import MAX_FACETS
-from .registry import RegistryIndex, Vocabulary
+from .registry import QuerySide, RegistryIndex, Vocabulary
 
 if TYPE_CHECKING:
     from .collection import Adapter, Loaded, Space
@@ -71,6 +72,18 @@ class Slice:
     @cached_property
     def entities(self) -> list[Entity]:
         return [self.c.entities[r] for r in self.rows.tolist()]
+
+    @cached_property
+    def texts(self) -> list[str]:
+        return [self.c.texts[r] for r in self.rows.tolist()]
+
+    @cached_property
+    def sides(self) -> list[QuerySide]:
+        return [self.c.sides[r] for r in self.rows.tolist()]
+
+    @cached_property
+    def doc_sums(self) -> Matrix:
+        return self.c.doc_sums[self.rows]
 
     @cached_property
     def doc_texts(self) -> list[str]:
@@ -209,4 +222,3 @@ class _RegistryRows:
 
     def closeness(self, when: dt.date | None) -> Vector:
         return self.registry.closeness(when, self.docs)
-
