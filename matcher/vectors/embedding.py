@@ -98,6 +98,8 @@ class SentenceTransformerEmbedder:
         self._loaded: Any = None
         self._window: int | None = None
         self._lock = threading.Lock()
+        self._counter: Any = None
+        self._counter_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -123,9 +125,11 @@ class SentenceTransformerEmbedder:
                     )
                 except Exception as error:
                     raise ModelLoadError(
-                        f"Cannot load the embedding model {self.model!r} ({target}): {error}. "
+                        f"Cannot load the embedding model {self.model!r} ({target}) on "
+                        f"{self.device}: {error}. "
                         "Set MATCHER_MODEL to a local sentence-transformers folder or to a model "
-                        "already in the local Hugging Face cache; nothing is downloaded."
+                        "already in the local Hugging Face cache (nothing is downloaded), and "
+                        "MATCHER_DEVICE to a device this machine has."
                     ) from error
                 log.info("loaded embedding model %s on %s", target, self.device)
             return self._loaded
@@ -154,9 +158,22 @@ class SentenceTransformerEmbedder:
         return max(8, int(self.window / 1.6))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        counter = self._token_counter()
+        if counter is not None:
+            return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
         tokenizer = self._model().tokenizer
         encoded = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
+
+    def _token_counter(self) -> Any:
+        """The model folder's own fast tokenizer, loaded without the model, so that chunking
+        needs neither the model nor its device (a build whose embedding runs on a Ray cluster);
+        never truncating, whatever the model's tokenizer was last asked. None where the folder
+        has no tokenizer.json: the loaded model's tokenizer counts then."""
+        with self._counter_lock:
+            if self._counter is None:
+                self._counter = _load_counter(resolve_model(self.model)) or False
+            return self._counter or None
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:
@@ -171,6 +188,20 @@ class SentenceTransformerEmbedder:
                 convert_to_numpy=True,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _load_counter(target: str) -> Any:
+    try:
+        modules = json.loads((Path(target) / "modules.json").read_text())
+        path = next(m.get("path", "") for m in modules if m.get("type", "").endswith("Transformer"))
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_file(str(Path(target) / path / "tokenizer.json"))
+    except Exception:  # no such folder or file, or one not read: count with the model instead
+        return None
+    counter.no_truncation()
+    counter.no_padding()
+    return counter
 
 
 class RecentVectors:
@@ -228,6 +259,7 @@ class DocumentEncoder:
         self.embedder = embedder
         self.cache = cache
         self.recent = RecentVectors(recent)
+        self._last: tuple[tuple[str, ...], list[list[str]]] | None = None
 
     def chunks(self, text: str) -> list[str]:
         """Sentences packed into the model's window, measured in the model's own tokens."""
@@ -287,18 +319,34 @@ class DocumentEncoder:
             done += self._fill(chunk, [content_hash(t) for t in chunk], None, batch)[1]
         return done
 
+    def _split(self, texts: Sequence[str]) -> list[list[str]]:
+        """Each text's chunks. The last answer is kept: a build asks twice for the same texts
+        (what is missing, then the vectors), and chunking counts tokens, a tokenizer call per
+        text."""
+        key = tuple(texts)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        split = [self.chunks(t) for t in texts]
+        self._last = (key, split)
+        return split
+
     def units(self, texts: Sequence[str], sentences: bool = True) -> list[str]:
         """Everything that embedding these documents needs: their chunks, and their sentences."""
-        out = [c for t in texts for c in self.chunks(t)]
+        out = [c for cs in self._split(texts) for c in cs]
         if sentences:
             out += [s for t in texts for s in self.sentences(t)]
         return out
 
+    def missing(self, units: Sequence[str]) -> dict[str, str]:
+        """The distinct units that the cache does not hold yet, by content hash, in order."""
+        wanted = {content_hash(u): u for u in units}
+        known = self.cache.cached_vectors(self.embedder.name, wanted) if self.cache else {}
+        return {h: u for h, u in wanted.items() if h not in known}
+
     def count_missing(self, texts: Sequence[str], sentences: bool = True) -> int:
         """How many distinct chunks and sentences of these documents are not cached yet."""
-        hashes = {content_hash(u) for u in self.units(texts, sentences)}
-        known = self.cache.cached_vectors(self.embedder.name, hashes) if self.cache else {}
-        return len(hashes) - len(known)
+        return len(self.missing(self.units(texts, sentences)))
 
     def encode(
         self,
@@ -311,7 +359,7 @@ class DocumentEncoder:
         """One unit-length vector per document. With `sentences`, also embed and cache every
         sentence, so that reasons need no model call later. Without `persist` (texts that are
         not stored), nothing is read from or written to the store."""
-        split = [self.chunks(t) for t in texts]
+        split = self._split(texts)
         flat = [c for cs in split for c in cs]
         extra = [s for t in texts for s in self.sentences(t)] if sentences else []
         vectors = self.vectors([*flat, *extra], progress, persist=persist)[: len(flat)]

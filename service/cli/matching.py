@@ -23,6 +23,7 @@ from matcher import (
     OrgKind,
     Profile,
     Ranking,
+    RayEngine,
     Recommender,
     Settings,
     Stage,
@@ -203,13 +204,49 @@ def load(directory: Path) -> None:
 @click.option("--sentences/--no-sentences", default=True, show_default=True,
               help="Also embed every sentence now, for the reasons of matches; without it the "
               "server embeds them in the background after it starts.")  # fmt: skip
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where the texts are embedded: in this process, or by Ray Data workers (the "
+    "extra [ray]), each loading the model once, on MATCHER_DEVICE.",
+)
+@click.option(
+    "--address",
+    default=None,
+    metavar="ADDR",
+    help="With --engine ray: the Ray cluster to use (e.g. ray://head:10001 or auto); "
+    "without it Ray starts on this machine.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --engine ray: how many workers embed (default: one per CPU, or per GPU with "
+    "MATCHER_DEVICE=cuda).",
+)
 @_friendly
-def build(sentences: bool) -> None:
+def build(sentences: bool, engine: str, address: str | None, workers: int | None) -> None:
     """Embed every text (reusing cached ones) and write the indexes to MATCHER_MODELS_DIR."""
     settings = _settings()
+    ray = None
+    if engine == "ray":
+        ray = RayEngine(
+            device=settings.device,
+            batch_size=settings.batch_size,
+            address=address,
+            workers=workers,
+        )
+    elif address is not None or workers is not None:
+        raise click.UsageError("--address and --workers go with --engine ray.")
     with open_store(settings) as store:
         encoder = make_encoder(settings, store)
-        reports = build_indexes(store, encoder, settings.models_dir, _Bar(), sentences)
+        try:
+            reports = build_indexes(store, encoder, settings.models_dir, _Bar(), sentences, ray)
+        finally:
+            if ray is not None:
+                ray.close()
         multilingual = warm_multilingual(settings, store)
     for r in reports:
         if r.rebuilt:
