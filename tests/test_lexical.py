@@ -53,7 +53,7 @@ def test_scoring_a_document_without_part_of_it():
 
 
 def test_tfidf_reverse_and_leave_out_agree_with_the_forward_scores():
-    from matcher.ranking.lexical import TfidfIndex
+    from matcher.ranking.tfidf import TfidfIndex
 
     docs = ["AAV vectors for the retina", "CAR-T cells", "CAR-T cells for lymphoma", "x"]
     owner = np.array([0, 0, 1, 2])
@@ -68,7 +68,7 @@ def test_tfidf_reverse_and_leave_out_agree_with_the_forward_scores():
 
 
 def test_document_tfidf_reverse_and_leave_out_agree_with_the_forward_scores():
-    from matcher.ranking.lexical import DocumentTfidfIndex
+    from matcher.ranking.tfidf import DocumentTfidfIndex
 
     docs = [
         "AAV vectors for the retina",
@@ -91,7 +91,7 @@ def test_document_tfidf_reverse_and_leave_out_agree_with_the_forward_scores():
 
 
 def test_phrases_count_runs_of_three_words_and_more():
-    from matcher.ranking.lexical import PhraseIndex
+    from matcher.ranking.phrases import PhraseIndex
 
     docs = [
         "The purpose of this study is to evaluate the safety of MSC-NTF cells",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -21,13 +21,16 @@ from ..facts import stage_phases
 from ..store import StoredDocument
 from ..vectors.embedding import Matrix, normalise
 from ..vectors.index import Manifest, NeighbourParams, Neighbours, VectorIndex
+from .derive import derive, fits, owner_sums, state_of
 from .facets import Facet, FacetSource, facet_source
 from .features import MAX_FACETS, forward_rows, reverse_rows
-from .lexical import DocumentTfidfIndex, LexicalIndex, PhraseIndex, TfidfIndex
+from .lexical import LexicalIndex
 from .pairs import Forward, Reverse
+from .phrases import PhraseIndex
 from .registry import QuerySide, RegistryIndex, query_side
 from .saved import SavedState
 from .subset import Slice
+from .tfidf import DocumentTfidfIndex, TfidfIndex
 
 Vector = npt.NDArray[np.float32]
 log = logging.getLogger(__name__)
@@ -113,9 +116,9 @@ class Loaded:
         self.doc_facts = [documents[i].facts for i in order]
         self.texts = [search_text(e) for e in self.entities]
         self.categories = np.array([category_of(e) for e in self.entities], dtype=object)
-        self.from_saved = derived is not None and self._fits(derived)
+        self.from_saved = derived is not None and fits(self, derived)
         """Whether the derived state was read from disk (rather than derived now)."""
-        state = derived if derived is not None and self.from_saved else self._derive()
+        state = derived if derived is not None and self.from_saved else derive(self)
         self.doc_vectors: Matrix = state["doc_vectors"]
         self.doc_sums: Matrix = state["doc_sums"]
         self.sum_norms: Vector = state["sum_norms"]
@@ -135,7 +138,8 @@ class Loaded:
         )
         self.adapter: Adapter | None = None
         self._spaces: dict[int, tuple[Adapter | None, Space]] = {}
-        self.adapted: Space = Space(self.doc_vectors, self.doc_owner, len(self.entities))
+        self.frozen = Space(self.doc_vectors, self.doc_owner, len(self.entities), self.doc_sums)
+        self.adapted: Space = self.frozen
         groups = [
             e.programme if isinstance(e, FundingCall) and e.programme else "" for e in entities
         ]
@@ -147,59 +151,9 @@ class Loaded:
     def __len__(self) -> int:
         return len(self.entities)
 
-    def _derive(self) -> dict[str, Any]:
-        """What the collection derives from its entities, documents and vectors (see
-        `saved.SavedState`, which keeps it on disk)."""
-        index, n = self.index, len(self.entities)
-        vectors = (
-            index.vectors(self.doc_rowids)
-            if len(self.doc_rowids)
-            else np.zeros((0, index.dim), dtype=np.float32)
-        )
-        sums = np.zeros((n, index.dim), dtype=np.float32)
-        np.add.at(sums, self.doc_owner, vectors)
-        texts = self.doc_texts
-        facets = [
-            source.from_documents([texts[i] for i in self.docs_of[position]])
-            for position, source in enumerate(self.facet_sources)
-        ]
-        vocabulary = sorted({f for fs in facets for f in fs}, key=str)
-        facet_ids = {f: i for i, f in enumerate(vocabulary)}
-        rows = [i for i, fs in enumerate(facets) for _ in fs]
-        cols = [facet_ids[f] for fs in facets for f in fs]
-        return {
-            "doc_vectors": vectors,
-            "doc_sums": sums,
-            "sum_norms": np.linalg.norm(sums, axis=1),
-            "centroids": normalise(sums) if len(sums) else sums,
-            "lexical": LexicalIndex().fit(self.texts) if n else None,
-            "doc_lexical": LexicalIndex(terms=False).fit(texts) if texts else None,
-            "tfidf": TfidfIndex().fit(texts, self.doc_owner, n) if texts else None,
-            "doc_tfidf": DocumentTfidfIndex().fit(texts, self.doc_owner, n) if texts else None,
-            "phrases": PhraseIndex().fit(texts),
-            "registry": RegistryIndex(self.doc_facts),
-            "facets": facets,
-            "facet_ids": facet_ids,
-            "facet_matrix": sp.csr_matrix(
-                (np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                shape=(n, max(1, len(vocabulary))),
-            ),
-        } | _neighbours(Neighbours.build(vectors))
-
-    def _fits(self, state: Mapping[str, Any]) -> bool:
-        """Whether a saved state has the shape of this collection (its key said it should)."""
-        try:
-            return bool(
-                state["doc_vectors"].shape[0] == len(self.doc_rowids)
-                and len(state["facets"]) == len(self.entities)
-                and state["facet_matrix"].shape[0] == len(self.entities)
-            )
-        except (KeyError, AttributeError):
-            return False
-
     def derived(self) -> dict[str, Any]:
-        """The derived state, to save (see `_derive`)."""
-        return {name: getattr(self, name) for name in DERIVED} | _neighbours(self.neighbours)
+        """The derived state, to save (see `derive.derive`)."""
+        return state_of(self)
 
     @cached_property
     def facet_sources(self) -> list[FacetSource]:
@@ -209,12 +163,14 @@ class Loaded:
         """Read the dense evidence through a linear adapter too (`adapted_*` features); None:
         the adapted features equal the frozen ones."""
         self.adapter = adapter
+        if adapter is None:
+            self.adapted = self.frozen
+            return
         known = self._spaces.get(id(adapter))
         if known is not None and known[0] is adapter:
             self.adapted = known[1]
             return
-        vectors = adapter.transform(self.doc_vectors) if adapter else self.doc_vectors
-        self.adapted = Space(vectors, self.doc_owner, len(self.entities))
+        self.adapted = Space(adapter.transform(self.doc_vectors), self.doc_owner, len(self))
         if len(self._spaces) >= 8:  # a few adapters at a time (the benchmark's folds)
             self._spaces.clear()
         self._spaces[id(adapter)] = (adapter, self.adapted)
@@ -309,19 +265,6 @@ class Loaded:
         return reverse_rows(Reverse(self, position, projects))
 
 
-DERIVED = (
-    "doc_vectors", "doc_sums", "sum_norms", "centroids", "lexical", "doc_lexical", "tfidf",
-    "doc_tfidf", "phrases", "registry", "facets", "facet_ids", "facet_matrix",
-)  # fmt: skip
-"""What a collection derives and a saved state holds, besides its neighbour index."""
-
-
-def _neighbours(neighbours: Neighbours) -> dict[str, Any]:
-    params = asdict(neighbours.params)
-    blob = np.frombuffer(neighbours.to_bytes(), dtype=np.uint8)
-    return {"neighbours": {"params": params, "blob": blob}, "manifest": {"neighbours": params}}
-
-
 def _top_mean(scores: Vector, owner: npt.NDArray[np.int64], n: int, k: int) -> Vector:
     """Per owner, the mean of its k highest finite scores (-1 for an owner with none)."""
     finite = np.isfinite(scores)
@@ -348,11 +291,11 @@ class Space:
     """Document vectors in one space (frozen, or through an adapter) with their per-entity
     sums, for the dense features read in it."""
 
-    def __init__(self, vectors: Matrix, owner: npt.NDArray[np.int64], n: int) -> None:
+    def __init__(
+        self, vectors: Matrix, owner: npt.NDArray[np.int64], n: int, sums: Matrix | None = None
+    ) -> None:
         self.vectors = vectors
-        dim = vectors.shape[1] if vectors.ndim == 2 else 0
-        sums = np.zeros((n, dim), dtype=np.float32)
-        np.add.at(sums, owner, vectors)
+        sums = owner_sums(vectors, owner, n) if sums is None else sums
         self.sums = sums
         self.sum_norms = np.linalg.norm(sums, axis=1)
         self.centroids: Matrix = normalise(sums) if len(sums) else sums

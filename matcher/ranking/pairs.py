@@ -17,8 +17,9 @@ from ..vectors.embedding import normalise
 
 if TYPE_CHECKING:
     from .collection import Loaded, Query
-    from .lexical import DocumentTfidfIndex, LexicalIndex, TfidfIndex
+    from .lexical import LexicalIndex
     from .subset import Slice
+    from .tfidf import DocumentTfidfIndex, TfidfIndex
 
 Vector = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]

@@ -27,7 +27,9 @@ from .registry import QuerySide, RegistryIndex, Vocabulary
 
 if TYPE_CHECKING:
     from .collection import Adapter, Loaded, Space
-    from .lexical import DocumentTfidfIndex, LexicalIndex, PhraseIndex, TfidfIndex
+    from .lexical import LexicalIndex
+    from .phrases import PhraseIndex
+    from .tfidf import DocumentTfidfIndex, TfidfIndex
 
 Vector = npt.NDArray[np.float32]
 Positions = npt.NDArray[np.int64]
