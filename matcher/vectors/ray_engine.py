@@ -72,7 +72,7 @@ class RayEngine:
         ray = _ray()
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                ray.init(address=self.address)  # a client (ray://) takes no start-up options
             else:
                 ray.init(include_dashboard=False, log_to_driver=False)
                 self._started = True
