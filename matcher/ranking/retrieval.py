@@ -6,8 +6,8 @@ vectors (`vectors.index.Neighbours`: exact below a size, IVF above), the entitie
 BM25 over the query's rarer words (the common ones add little to any score and read long
 posting lists), and, where the collection holds registry facts, the documents that name the
 query's interventions or conditions. A collection no larger than `exhaustive_below` is scored
-whole, as is a mask that leaves few candidates; `bench.quality --retrieval` measures what the
-shortlist loses against scoring everything.
+whole, as is every candidate of a mask that leaves that few; `bench.quality --retrieval`
+measures what the shortlist loses against scoring everything.
 """
 
 from __future__ import annotations
@@ -48,12 +48,13 @@ class Retrieval:
         mask: Mask | None = None,
         exclude: Collection[int] = (),
     ) -> Positions | None:
-        """The positions to score, sorted; None: score every entity (the collection, or what
-        the mask leaves of it, is small). Documents in `exclude` (store ids) bring no
-        candidate, as they bring no evidence."""
-        allowed = len(c) if mask is None else int(mask.sum())
-        if len(c) <= self.exhaustive_below or allowed <= self.exhaustive_below:
+        """The positions to score, sorted: the shortlist, or every candidate a mask leaves
+        where they are few; None: score every entity (the collection is small). Documents in
+        `exclude` (store ids) bring no candidate, as they bring no evidence."""
+        if len(c) <= self.exhaustive_below:
             return None
+        if mask is not None and int(mask.sum()) <= self.exhaustive_below:
+            return np.flatnonzero(mask).astype(np.int64)  # every candidate the mask leaves
         docs = [c.neighbours.search(query.vectors, self.dense), self.words(c, query.text)]
         if query.side is not None and c.registry.any:
             side = query.side
