@@ -78,11 +78,11 @@ def matcher(*args: str) -> list[str]:
 
 
 def prepare(world: Path, orgs: int, projects: int, distinct: int, sentences: bool,
-            rebuild: bool) -> dict[str, Any]:  # fmt: skip
+            rebuild: bool, calls: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Generate the data; load and build it unless an identical build is kept in `world`."""
     fresh = world / "data.new"
     shutil.rmtree(fresh, ignore_errors=True)
-    write_world(fresh, orgs, projects, distinct)
+    write_world(fresh, orgs, projects, distinct, calls=calls)
     data_hash = files_hash(fresh)
     saved = world / "world.json"
     root = world / "built"
@@ -132,9 +132,9 @@ def counts(data: Path) -> dict[str, int]:
 
 def start(command: list[str], env: dict[str, str], port: int, log: Path) -> tuple[Any, float]:
     """Start a server; return it and the seconds from process start to /health 200."""
-    out = log.open("wb")
-    started = time.perf_counter()
-    server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        started = time.perf_counter()
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     deadline = started + 900
     while True:
         with contextlib.suppress(httpx.TransportError):
@@ -263,7 +263,8 @@ def in_process(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     print("[perf] queries in process", flush=True)
     done = subprocess.run(
         [sys.executable, "-m", "bench.perf_inprocess", "--root", str(root), "--queries",
-         str(args.queries), "--threads", str(args.threads), "--seconds", str(args.seconds)],
+         str(args.queries), "--reverse-queries", str(args.reverse_queries), "--threads",
+         str(args.threads), "--seconds", str(args.seconds)],
         capture_output=True, text=True, check=False, cwd=ROOT,
     )  # fmt: skip
     if done.returncode != 0:
@@ -275,6 +276,8 @@ def in_process(root: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def world_dir(orgs: int, args: argparse.Namespace) -> Path:
     name = f"orgs-{orgs}-projects-{args.projects}"
+    if args.calls is not None:
+        name += f"-calls-{args.calls}"
     if args.distinct_documents:
         name += f"-distinct-{args.distinct_documents}"
     return Path(args.dir) / name
@@ -284,7 +287,7 @@ def one_size(orgs: int, args: argparse.Namespace) -> dict[str, Any]:
     world = world_dir(orgs, args)
     world.mkdir(parents=True, exist_ok=True)
     built = prepare(world, orgs, args.projects, args.distinct_documents, args.sentences,
-                    args.rebuild)  # fmt: skip
+                    args.rebuild, args.calls)  # fmt: skip
     result: dict[str, Any] = {
         "size": counts(world / "data"),
         "distinct_documents": args.distinct_documents or None,
@@ -354,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         help="organisation counts, comma-separated (FULL=1: 1000,10000,100000)",
     )
     parser.add_argument("--projects", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=None, help="the first N demo calls (all)")
     parser.add_argument("--dir", type=Path, default=ROOT / "var" / "bench-perf")
     parser.add_argument(
         "--distinct-documents",
@@ -370,6 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rebuild", action="store_true", help="build again even if unchanged")
     parser.add_argument("--queries", type=int, default=300, help="timed queries per direction")
+    parser.add_argument(
+        "--reverse-queries",
+        type=int,
+        default=100,
+        help="timed queries for organisation/call -> projects",
+    )
     parser.add_argument("--threads", type=int, default=4, help="threads for in-process load")
     parser.add_argument("--seconds", type=float, default=10.0, help="in-process load seconds")
     parser.add_argument("--duration", type=int, default=15, help="seconds of each wrk run")

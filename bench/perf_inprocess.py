@@ -1,10 +1,12 @@
 """The in-process half of bench/perf.py, run in its own process so its memory is its own.
 
-    python -m bench.perf_inprocess --root BUILT [--queries 300] [--threads 4] [--seconds 10]
+    python -m bench.perf_inprocess --root BUILT [--queries 300] [--reverse-queries 100]
+                                   [--threads 4] [--seconds 10]
 
 BUILT holds `matcher.db` and `models/` (built by `matcher build`). Opens the library's
 `Recommender` as the server does (the same model, indexes loaded eagerly, then `gc.freeze()`),
-and times each direction (top 10, with reasons) one query after another, then stored project ->
+and times each direction (top 10, with reasons) one query after another (the reverse
+directions, which score every project, fewer times), then stored project ->
 partners and pasted abstract -> partners from several threads at once. Every pasted abstract is
 new (bench.perf_world.pasted_text), so the embedding cache never answers it. Prints one JSON
 object.
@@ -33,8 +35,12 @@ from matcher import (
 from .perf_measure import latencies, self_peak_rss_mb, throughput
 from .perf_world import pasted_text
 
+REVERSE = ("organisation_to_projects", "call_to_projects")
 
-def measure(root: Path, queries: int, threads: int, seconds: float) -> dict[str, Any]:
+
+def measure(
+    root: Path, queries: int, threads: int, seconds: float, reverse_queries: int
+) -> dict[str, Any]:
     started = time.perf_counter()
     store = Store(root / "matcher.db")
     embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
@@ -63,7 +69,10 @@ def measure(root: Path, queries: int, threads: int, seconds: float) -> dict[str,
     result: dict[str, Any] = {
         "counts": recommender.counts(),
         "open_s": round(opened, 2),
-        "latency": {name: latencies(call, queries) for name, call in directions.items()},
+        "latency": {
+            name: latencies(call, reverse_queries if name in REVERSE else queries)
+            for name, call in directions.items()
+        },
     }
     result["threaded"] = {
         name: throughput(directions[name], threads, seconds)
@@ -80,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--reverse-queries", type=int, default=100)
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.root, args.queries, args.threads, args.seconds)))
+    found = measure(args.root, args.queries, args.threads, args.seconds, args.reverse_queries)
+    print(json.dumps(found))
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -176,10 +175,16 @@ def project(i: int, rng: random.Random) -> dict[str, Any]:
 
 
 def write_world(
-    folder: Path, organisations: int, projects: int, distinct_documents: int = 0, seed: int = 0
+    folder: Path,
+    organisations: int,
+    projects: int,
+    distinct_documents: int = 0,
+    seed: int = 0,
+    calls: int | None = None,
 ) -> Path:
-    """Write organisations.jsonl, projects.jsonl and the demo's calls.jsonl into `folder`.
-    With `distinct_documents` > 0, profiles are drawn from a pool of that many documents."""
+    """Write organisations.jsonl, projects.jsonl and the demo's calls.jsonl (its first `calls`
+    when given) into `folder`. With `distinct_documents` > 0, profiles are drawn from a pool of
+    that many documents."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     pool = None
@@ -195,7 +200,8 @@ def write_world(
     with (folder / "projects.jsonl").open("w", encoding="utf-8") as f:
         for i in range(projects):
             f.write(json.dumps(project(i, rng)) + "\n")
-    shutil.copy(DEMO / "calls.jsonl", folder / "calls.jsonl")
+    lines = (DEMO / "calls.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (folder / "calls.jsonl").write_text("".join(lines[:calls]), encoding="utf-8")
     return folder
 
 

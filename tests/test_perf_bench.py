@@ -53,14 +53,16 @@ def test_harness_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     wrk = shutil.which("wrk") is not None
     perf.main([
-        "--sizes", "30", "--projects", "10", "--dir", str(tmp_path / "worlds"),
-        "--no-sentences", "--no-txtai", "--queries", "5", "--threads", "2", "--seconds", "1",
+        "--sizes", "30", "--projects", "10", "--calls", "5", "--dir", str(tmp_path / "worlds"),
+        "--no-sentences", "--no-txtai", "--queries", "5", "--reverse-queries", "5",
+        "--threads", "2", "--seconds", "1",
         "--duration", "1", "--connections", "2", "--embedding-sample", "0", "--json", str(out),
     ])  # fmt: skip
     result = json.loads(out.read_text())
     assert result["machine"]["cores"] >= 1 and result["commit"]
     size = result["sizes"]["30"]
     assert size["size"]["organisations"] == 30 and size["size"]["projects"] == 10
+    assert size["size"]["calls"] == 5
     assert size["in_process"]["counts"]["organisation"] == 30
     assert size["build"]["build"]["seconds"] > 0 and size["build"]["build"]["peak_rss_mb"] > 0
     for name, figures in size["in_process"]["latency"].items():
