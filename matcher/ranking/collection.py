@@ -179,6 +179,18 @@ class Loaded:
         """Query-side vectors in the adapted space."""
         return self.adapter.transform(vectors) if self.adapter and len(vectors) else vectors
 
+    def nearest_adapted(self, vectors: Matrix, k: int) -> npt.NDArray[np.int64]:
+        """The documents nearest the query in the adapter's space (none without an adapter):
+        exactly where the collection is small enough for exact neighbours, else through the
+        frozen-space index with the query pulled back through the adapter."""
+        if self.adapter is None or not len(vectors):
+            return np.zeros(0, dtype=np.int64)
+        if self.neighbours.params.kind == "flat":
+            exact = Neighbours(self.adapted.vectors, self.neighbours.params)
+            return exact.search(self.adapt(vectors), k)
+        pullback = getattr(self.adapter, "pullback", None)
+        return self.neighbours.search(pullback(vectors) if pullback else vectors, k)
+
     def lexical_indexes(
         self,
     ) -> tuple[LexicalIndex, LexicalIndex, TfidfIndex, DocumentTfidfIndex]:

@@ -2,12 +2,14 @@
 on a few hundred entities instead of every one of a large collection.
 
 Three sources add candidates, each cheap at 100,000 entities: the documents nearest the query's
-vectors (`vectors.index.Neighbours`: exact below a size, IVF above), the entities with the best
-BM25 over the query's rarer words (the common ones add little to any score and read long
-posting lists), and, where the collection holds registry facts, the documents that name the
-query's interventions or conditions. A collection no larger than `exhaustive_below` is scored
-whole, as is every candidate of a mask that leaves that few; `bench.quality --retrieval`
-measures what the shortlist loses against scoring everything.
+vectors (`vectors.index.Neighbours`: exact below a size, IVF above), with the model's vectors
+and through the collection's adapter (whose features the trained rankers weigh most); the
+documents with the best BM25 over the query's rarer words (the common ones add little to any
+score and read long posting lists); and, where the collection holds registry facts, the
+documents that name the query's interventions or conditions. A collection no larger than
+`exhaustive_below` is scored whole, as is every candidate of a mask that leaves that few;
+`bench.quality --compare-exhaustive` measures what the shortlist loses against scoring
+everything.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Retrieval:
     """How many candidates each source adds, and from what size a collection is shortlisted."""
 
     dense: int = 200
-    """The documents nearest the query's vectors."""
+    """The documents nearest the query's vectors (as many again through the adapter)."""
     lexical: int = 200
     """The documents with the best BM25 over the query's rarer words."""
     registry: int = 100
@@ -55,7 +57,11 @@ class Retrieval:
             return None
         if mask is not None and int(mask.sum()) <= self.exhaustive_below:
             return np.flatnonzero(mask).astype(np.int64)  # every candidate the mask leaves
-        docs = [c.neighbours.search(query.vectors, self.dense), self.words(c, query.text)]
+        docs = [
+            c.neighbours.search(query.vectors, self.dense),
+            c.nearest_adapted(query.vectors, self.dense),
+            self.words(c, query.text),
+        ]
         if query.side is not None and c.registry.any:
             side = query.side
             docs.append(c.registry.interventions.top(side.interventions, self.registry))

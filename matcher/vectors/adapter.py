@@ -131,6 +131,15 @@ class LinearAdapter:
             raise ValueError(f"expected (n, {self.W_.shape[0]}) vectors, got {vectors.shape}")
         return normalise(vectors @ self.W_)
 
+    def pullback(self, vectors: Matrix) -> Matrix:
+        """Query vectors in the frozen space whose inner product with a frozen document vector
+        is the adapted one before the document's normalisation (`(v W) Wᵀ`): a frozen-space
+        neighbour index then finds the documents nearest in the adapted space, nearly."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if not self.fitted:
+            return normalise(vectors)
+        return normalise(((vectors @ self.W_) @ self.W_.T).astype(np.float32))
+
     def save(self, directory: Path, manifest: Mapping[str, Any]) -> None:
         """Write adapter.npy and manifest.json into `directory`, each atomically (the matrix
         first: the manifest's checksum then names the matrix beside it). `manifest` should name
