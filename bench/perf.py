@@ -339,7 +339,9 @@ def floors(size: dict[str, Any], embedding: dict[str, Any] | str) -> dict[str, A
     )
     ratio = round(ours["requests_per_s"] / theirs["requests_per_s"], 2) if ours and theirs else None
     check(
-        "throughput_vs_txtai", ratio, ratio is not None and ratio >= FLOORS["throughput_vs_txtai"]
+        "throughput_vs_txtai",
+        ratio,
+        None if ratio is None else ratio >= FLOORS["throughput_vs_txtai"],
     )
     startup = size["http"]["startup_s"]
     check("startup_s", startup, startup < FLOORS["startup_s"])
