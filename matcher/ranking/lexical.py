@@ -43,7 +43,7 @@ def _words(text: str) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=8192)
 def _cached_tokens(text: str) -> tuple[str, ...]:
     return tuple(_STEMMER.stemWords(_words(text)))
 

@@ -36,7 +36,7 @@ class Retrieval:
     """The documents with the best BM25 over the query's rarer words."""
     registry: int = 100
     """Documents that name the query's interventions or conditions, best first."""
-    exhaustive_below: int = 1_000
+    exhaustive_below: int = 500
     """A collection (or a mask) with at most this many entities is scored whole."""
     common: float = 0.05
     """Query words in more than this share of entities are left out of the lexical source,
