@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .pairs import Forward, Reverse, Vector
+from .phrases import PhraseIndex
 from .registry import MENTIONS, YEARS_SCALE, share
 
 if TYPE_CHECKING:
@@ -66,9 +67,10 @@ def _lexical_max_reverse(r: Reverse) -> Vector:
 def _phrase_reverse(r: Reverse) -> Vector:
     if not len(r.docs):
         return np.zeros(r.n, dtype=np.float32)
-    return np.array(
-        [float(r.c.phrases.scores(text)[r.docs].max()) for text in r.texts], dtype=np.float32
-    )
+    # An index of the entity's own documents gives their runs exactly (a run is made of words
+    # both sides have), without reading the whole collection's hits once per project.
+    own = PhraseIndex().fit([r.c.doc_texts[int(d)] for d in r.docs])
+    return np.array([float(own.scores(text).max()) for text in r.texts], dtype=np.float32)
 
 
 def _rare_term_reverse(r: Reverse) -> Vector:
