@@ -282,7 +282,7 @@ class Reverse:
         """Per project and per document of the entity: how close their dates are."""
         out = np.zeros((self.n, len(self.docs)), dtype=np.float32)
         for i, side in enumerate(self.projects.sides):
-            out[i] = self.c.registry.closeness(side.when)[self.docs]
+            out[i] = self.c.registry.closeness(side.when, self.docs)
         return out
 
     def row_max(self, per_doc: Vector) -> Vector:

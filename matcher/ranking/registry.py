@@ -102,17 +102,18 @@ class Vocabulary:
             out /= np.float32(norm)
         return out
 
-    def coverage(self, query: set[str]) -> Vector:
-        """Per document, the share of its words' IDF mass that the query has: how much of a
-        product's or a condition's name the project names (0 for a document without names)."""
+    def coverage(self, query: set[str], docs: Docs | None = None) -> Vector:
+        """Per document (or per document at `docs`), the share of its words' IDF mass that the
+        query has: how much of a product's or a condition's name the project names (0 for a
+        document without names)."""
         wanted = np.zeros(self.matrix.shape[1], dtype=np.float32)
         for t in query:
             if t in self.ids:
                 wanted[self.ids[t]] = self.idf[self.ids[t]]
-        shared = np.asarray(self.counts @ wanted, dtype=np.float32).ravel()
-        out: Vector = np.where(self.mass > 0, shared / np.maximum(self.mass, 1e-12), 0.0).astype(
-            np.float32
-        )
+        counts = self.counts if docs is None else self.counts[docs]
+        mass = self.mass if docs is None else self.mass[docs]
+        shared = np.asarray(counts @ wanted, dtype=np.float32).ravel()
+        out: Vector = np.where(mass > 0, shared / np.maximum(mass, 1e-12), 0.0).astype(np.float32)
         return out
 
     def scores(self, query: set[str], docs: Docs | None = None) -> Vector:
@@ -178,9 +179,9 @@ class RegistryIndex:
         does not make a trial part of a track record."""
         if side is None or not len(docs):
             return [False] * len(docs)
-        chosen = list(docs)
-        interventions = self.interventions.coverage(side.interventions)[chosen]
-        conditions = self.conditions.coverage(side.conditions)[chosen]
+        chosen = np.asarray(list(docs), dtype=np.int64)
+        interventions = self.interventions.coverage(side.interventions, chosen)
+        conditions = self.conditions.coverage(side.conditions, chosen)
         pairs = zip(interventions, conditions, strict=True)
         return [bool(a > NAMED or b > NAMED) for a, b in pairs]
 
