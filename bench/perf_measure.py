@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import os
 import resource
-import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
-    """p50, p95, p99 and mean of latencies in ms (nearest rank)."""
-    ordered = sorted(samples_ms)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
-
-    return {"n": len(ordered), "p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99),
-            "mean_ms": round(statistics.fmean(ordered), 2)}  # fmt: skip
+from .latency import percentiles
 
 
 def latencies(call: Callable[[int], object], n: int, warm_up: int = 10) -> dict[str, float]:
