@@ -6,6 +6,7 @@ Both can score an entity with some of its documents left out, and read only a sh
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -90,7 +91,7 @@ class DocumentTfidfIndex:
         self.idf_ = (np.log((1 + len(documents)) / (1 + df)) + 1).astype(np.float32)
         docs = self._unit(counts)
         self.docs_ = docs
-        self.docs_by_term_ = docs.tocsc()
+        self.docs_by_term_: sp.csc_matrix | None = docs.tocsc()
         self.owner_ = np.asarray(owner, dtype=np.int64)
         self.n_ = n
         order = np.argsort(self.owner_, kind="stable")
@@ -117,6 +118,27 @@ class DocumentTfidfIndex:
     def query(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self._unit(sp.csr_matrix(self.vectorizer_.transform(texts), dtype=np.float32))
 
+    def _by_term(self) -> sp.csc_matrix:
+        if self.docs_by_term_ is None:  # dropped when saved: see __getstate__
+            self.docs_by_term_ = self.docs_.tocsc()
+        return self.docs_by_term_
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Saved without what is as wide as the hashed columns (4 million): the column-major
+        copy, rebuilt when first needed, and the IDF of columns no document has (one value)."""
+        state = dict(self.__dict__)
+        state["docs_by_term_"] = None
+        used = np.flatnonzero(self.idf_ != self.idf_.max()) if len(self.idf_) else self.idf_
+        state["idf_"] = (len(self.idf_), float(self.idf_.max(initial=0.0)), used,
+                         self.idf_[used])  # fmt: skip
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        size, unused, used, values = state["idf_"]
+        idf = np.full(size, unused, dtype=np.float32)
+        idf[used] = values
+        self.__dict__.update({**state, "idf_": idf})
+
     def scores(
         self, text: str, exclude: Sequence[int] = (), rows: Rows | None = None
     ) -> npt.NDArray[np.float32]:
@@ -126,7 +148,7 @@ class DocumentTfidfIndex:
         if rows is not None:
             return self._scores_of(query, exclude, np.asarray(rows, dtype=np.int64))
         by_doc = np.asarray(
-            self.docs_by_term_[:, query.indices] @ query.data, dtype=np.float64
+            self._by_term()[:, query.indices] @ query.data, dtype=np.float64
         ).ravel()
         norms2 = self.norms2_.copy()
         if len(exclude):
